@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: Apache-2.0
+# kpleg build. `make` builds build/kpleg and build/libkpleg.a; `make test` runs
+# every test (starting private containerd 1.6 and 1.7); `make demo` shows kpleg
+# on a private containerd 1.7. Set-up happens on demand through
+# scripts/install-deps.sh. V=1 prints full commands; SANITIZE=1 builds
+# everything with ASan+UBSan into build/asan.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PROTOC ?= protoc
+PROTOC_C ?= protoc-c
+DEPS_DIR := .deps
+DEPS_STAMP := $(DEPS_DIR)/.stamp
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS := grpc libprotobuf-c libbpf json-c
+# Recursive on purpose: pkg-config runs after install-deps.sh has run.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+GEN := $(BUILD)/gen
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+	-Wformat=2 -Wshadow -fno-strict-aliasing $(SAN_FLAGS) \
+	-Iinclude -Iuser -Itests/support -Itests/fakecri -I$(GEN) $(PKG_CFLAGS)
+override LDFLAGS += $(SAN_FLAGS)
+LDLIBS = $(PKG_LIBS) -lelf -lz -lpthread
+
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
+	-Wno-unused-parameter -I$(GEN) -Iinclude
+
+# ---- sources -------------------------------------------------------------
+PROTOS := $(wildcard proto/*.proto)
+PROTO_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(GEN)/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS := $(wildcard user/*.c)
+CLI_SRCS := $(wildcard user/cli/*.c)
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
+	$(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
+
+FAKECRI_SRCS := $(filter-out tests/fakecri/main.c,$(wildcard tests/fakecri/*.c))
+FAKECRI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(FAKECRI_SRCS))
+# Test support shared by tests, tools, demo and benchmarks.
+SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support/*.c))
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+
+DESC_PROTO := $(GEN)/google/protobuf/descriptor.pb-c.c
+UPSTREAM_PROTO := $(DEPS_DIR)/cri-api/api.proto
+
+# ---- top-level targets ---------------------------------------------------
+.PHONY: all deps test demo bench clean distclean
+all: $(BUILD)/kpleg $(BUILD)/libkpleg.a $(BUILD)/fakecri $(BUILD)/podctl
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	$(Q)scripts/install-deps.sh
+
+test: all $(TEST_BINS) $(GEN)/cri.desc $(GEN)/upstream.desc $(GEN)/bad_cri.desc
+	$(Q)BUILD=$(BUILD) scripts/run-tests.sh
+
+demo: all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(DEPS_DIR)
+
+# ---- generated code --------------------------------------------------------
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto $(DEPS_STAMP)
+	$(call msg,PROTOC-C,$<)
+	$(Q)mkdir -p $(GEN) && $(PROTOC_C) --c_out=$(GEN) -Iproto $<
+
+$(DESC_PROTO) $(DESC_PROTO:.c=.h): $(DEPS_STAMP)
+	$(call msg,PROTOC-C,descriptor.proto)
+	$(Q)mkdir -p $(GEN) && $(PROTOC_C) --c_out=$(GEN) -I/usr/include google/protobuf/descriptor.proto
+
+$(GEN)/%.desc: proto/%.proto $(DEPS_STAMP)
+	$(call msg,DESC,$@)
+	$(Q)mkdir -p $(GEN) && $(PROTOC) --include_imports --descriptor_set_out=$@ -Iproto $<
+
+$(GEN)/bad_cri.desc: tests/data/bad_cri.proto $(DEPS_STAMP)
+	$(call msg,DESC,$@)
+	$(Q)mkdir -p $(GEN) && $(PROTOC) --include_imports --descriptor_set_out=$@ -Itests/data $<
+
+# Upstream api.proto imports gogo.proto only for file-level options
+# (REFERENCE.md §2): drop those lines and compile the rest unchanged.
+$(GEN)/upstream.desc: $(DEPS_STAMP)
+	$(call msg,DESC,$@)
+	$(Q)mkdir -p $(GEN)/upstream && sed '/gogo/d' $(UPSTREAM_PROTO) > $(GEN)/upstream/api.proto && \
+		$(PROTOC) --include_imports --descriptor_set_out=$@ -I$(GEN)/upstream $(GEN)/upstream/api.proto
+
+$(GEN)/vmlinux.h: $(DEPS_STAMP)
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(GEN) && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(GEN)/vmlinux.h $(wildcard bpf/*.h include/*.h)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(dir $@) && $(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(GEN)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# ---- objects ---------------------------------------------------------------
+# Every user object waits for all generated headers; dependency files track the rest.
+$(BUILD)/obj/%.o: %.c $(PROTO_H) $(SKELS) $(DEPS_STAMP)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(dir $@) && $(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(dir $@) && $(CC) $(CFLAGS) -Wno-shadow -c $< -o $@
+
+$(BUILD)/libkpleg.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libfakecri.a: $(FAKECRI_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/kpleg: $(CLI_OBJS) $(BUILD)/libkpleg.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/libtestsupport.a: $(SUPPORT_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/podctl: $(BUILD)/obj/tests/tools/podctl.o $(BUILD)/libtestsupport.a $(BUILD)/libkpleg.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/fakecri: $(BUILD)/obj/tests/fakecri/main.o $(BUILD)/libfakecri.a $(BUILD)/libkpleg.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/test_proto_compat: $(BUILD)/obj/tests/test_proto_compat.o $(BUILD)/obj/gen/google/protobuf/descriptor.pb-c.o
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/obj/tests/test_proto_compat.o: $(DESC_PROTO:.c=.h)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libfakecri.a $(BUILD)/libtestsupport.a $(BUILD)/libkpleg.a
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
