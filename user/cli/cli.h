@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kpleg's command line: one binary, one file per subcommand. */
+#pragma once
+
+#include <stddef.h>
+
+/* Exit codes shared by every subcommand. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+int cmd_info(int argc, char **argv);
+int cmd_pods(int argc, char **argv);
+
+/* Picks the runtime endpoint: @flag if given (validated), else the first
+ * default socket that exists, saying which. Returns 0 or an EXIT_* code after
+ * printing one clear line. */
+int cli_runtime_endpoint(const char *flag, char *out, size_t out_size);
+
+/* Parses a positive integer option; prints a clear error and returns -EINVAL. */
+int cli_parse_uint(const char *opt, const char *val, unsigned long max, unsigned long *ret);
