@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+/* fakecri --socket PATH [--pods N] [--containers-per-pod M]
+ *         [--events on|unimplemented|empty]
+ * Serves a fake CRI runtime until SIGTERM or SIGINT, with N kubelet-like
+ * running pods of M containers (default 0 pods, 1 container each). Exit 0 on a
+ * clean stop, 1 when it cannot start, 2 on bad usage. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakecri.h"
+
+#define EXIT_USAGE 2
+
+struct args {
+	struct fakecri_opts opts;
+	unsigned pods, per_pod;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: fakecri --socket PATH [--pods N] [--containers-per-pod M]\n"
+		     "               [--events on|unimplemented|empty]\n"
+		     "Serves a fake CRI runtime on PATH until SIGTERM/SIGINT; N running pods\n"
+		     "(default 0) of M containers (default 1); events default to on.\n");
+}
+
+static int parse_uint(const char *s, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > UINT_MAX)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_events(const char *s, enum fakecri_events_mode *ret)
+{
+	if (!strcmp(s, "on"))
+		*ret = FAKECRI_EVENTS_ON;
+	else if (!strcmp(s, "unimplemented"))
+		*ret = FAKECRI_EVENTS_UNIMPLEMENTED;
+	else if (!strcmp(s, "empty"))
+		*ret = FAKECRI_EVENTS_EMPTY_OK;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static const struct option longopts[] = {
+	{ "socket", required_argument, NULL, 's' },
+	{ "pods", required_argument, NULL, 'p' },
+	{ "containers-per-pod", required_argument, NULL, 'c' },
+	{ "events", required_argument, NULL, 'e' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static const char *opt_name(int opt)
+{
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	int opt, err = 0;
+
+	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's': a->opts.socket_path = optarg; break;
+		case 'p': err = parse_uint(optarg, &a->pods); break;
+		case 'c': err = parse_uint(optarg, &a->per_pod); break;
+		case 'e': err = parse_events(optarg, &a->opts.events); break;
+		case 'h': usage(stdout); exit(0);
+		default: return -EINVAL; /* getopt printed why */
+		}
+		if (err)
+			fprintf(stderr, "fakecri: invalid value \"%s\" for --%s\n", optarg,
+				opt_name(opt));
+	}
+	if (!err && optind < argc) {
+		fprintf(stderr, "fakecri: unexpected argument \"%s\"\n", argv[optind]);
+		err = -EINVAL;
+	}
+	if (!err && !a->opts.socket_path) {
+		fprintf(stderr, "fakecri: --socket is required\n");
+		err = -EINVAL;
+	}
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .per_pod = 1 };
+	struct fakecri *f;
+	sigset_t set;
+	int sig, err;
+
+	if (parse_args(argc, argv, &a) < 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* Blocked before any thread starts, so only sigwait() sees them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	f = fakecri__new(&a.opts);
+	if (!f) {
+		fprintf(stderr, "fakecri: cannot serve on \"%s\": %s\n", a.opts.socket_path,
+			strerror(errno));
+		return 1;
+	}
+	err = fakecri__populate(f, a.pods, a.per_pod, true);
+	if (err < 0) {
+		fprintf(stderr, "fakecri: populate: %s\n", strerror(-err));
+		fakecri__free(f);
+		return 1;
+	}
+	fprintf(stderr, "fakecri: serving on %s (%u pods x %u containers)\n",
+		fakecri__endpoint(f), a.pods, a.per_pod);
+	sigwait(&set, &sig);
+	fakecri__free(f);
+	return 0;
+}
