@@ -19,14 +19,6 @@ static void pods_usage(FILE *out)
 		     "Lists every pod sandbox on the node with its containers.\n");
 }
 
-static const char *label(Runtime__V1__Container *c, const char *key)
-{
-	for (size_t i = 0; i < c->n_labels; i++)
-		if (!strcmp(c->labels[i]->key, key))
-			return c->labels[i]->value;
-	return "";
-}
-
 static void print_pod(const Runtime__V1__PodSandbox *sb, const Runtime__V1__ListContainersResponse *cl)
 {
 	const Runtime__V1__PodSandboxMetadata *m = sb->metadata;
@@ -38,9 +30,8 @@ static void print_pod(const Runtime__V1__PodSandbox *sb, const Runtime__V1__List
 
 		if (strcmp(c->pod_sandbox_id, sb->id))
 			continue;
-		printf("  └ %-20.20s %-13.13s %-8s attempt=%u %s\n", c->metadata->name, c->id,
-		       cri_container_state_str(c->state), c->metadata->attempt,
-		       label(c, "io.kubernetes.container.name"));
+		printf("  └ %-20.20s %-13.13s %-8s attempt=%u\n", c->metadata->name, c->id,
+		       cri_container_state_str(c->state), c->metadata->attempt);
 	}
 }
 
