@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `make demo`: kpleg on a self-contained default. Starts a private containerd
+# 1.7, shows what `kpleg info` sees, runs a few kubelet-style pods whose
+# containers start, exit with different codes and are removed, and shows the
+# pods as kpleg sees them. Everything is torn down at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+KPLEG=$BUILD/kpleg
+PODCTL=$BUILD/podctl
+
+[[ $(id -u) -eq 0 ]] || { echo "demo: run as root (it starts containerd)" >&2; exit 1; }
+trap 'scripts/containerd.sh stop 1.7 --name demo >/dev/null 2>&1 || true' EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "starting a private containerd 1.7"
+sock=$(scripts/containerd.sh start 1.7 --name demo | tail -n 1)
+EP=unix://$sock
+
+step "kpleg info --runtime-endpoint $EP"
+"$KPLEG" info --runtime-endpoint "$EP"
+
+step "three pods, one per QoS class, four containers"
+read -r web _ < <("$PODCTL" -r "$EP" pod web --namespace shop --qos burstable)
+read -r job _ < <("$PODCTL" -r "$EP" pod batch-job --namespace shop --qos besteffort)
+read -r db _ < <("$PODCTL" -r "$EP" pod db --namespace data --qos guaranteed)
+server=$("$PODCTL" -r "$EP" ctr "$web" server -- /bin/sh -c 'exec sleep 3600')
+ok=$("$PODCTL" -r "$EP" ctr "$job" finishes -- /bin/sh -c 'sleep 0.2; exit 0')
+bad=$("$PODCTL" -r "$EP" ctr "$job" fails -- /bin/sh -c 'sleep 0.2; exit 3')
+killed=$("$PODCTL" -r "$EP" ctr "$db" killed -- /bin/sh -c 'sleep 0.2; kill -9 $$')
+for c in "$server" "$ok" "$bad" "$killed"; do "$PODCTL" -r "$EP" start "$c"; done
+sleep 1
+for c in "$server" "$ok" "$bad" "$killed"; do
+    printf '  %.13s %s\n' "$c" "$("$PODCTL" -r "$EP" status "$c")"
+done
+
+step "kpleg pods"
+"$KPLEG" pods --runtime-endpoint "$EP"
+
+step "removing the exited containers and the batch pod"
+for c in "$ok" "$bad"; do "$PODCTL" -r "$EP" rm "$c"; done
+"$PODCTL" -r "$EP" stopp "$job" && "$PODCTL" -r "$EP" rmp "$job"
+"$KPLEG" pods --runtime-endpoint "$EP"
+
+step "done: tearing the private containerd down"
