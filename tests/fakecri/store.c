@@ -29,12 +29,12 @@ int fk_store_init(struct store *s)
 	TAILQ_INIT(&s->sb_list);
 	TAILQ_INIT(&s->ctr_list);
 	s->rng = now_real_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)s;
-	r = fk_htab_init(&s->sandboxes);
+	r = htab_init(&s->sandboxes);
 	if (r < 0)
 		return r;
-	r = fk_htab_init(&s->containers);
+	r = htab_init(&s->containers);
 	if (r < 0)
-		fk_htab_fini(&s->sandboxes);
+		htab_fini(&s->sandboxes);
 	return r;
 }
 
@@ -80,8 +80,8 @@ void fk_store_fini(struct store *s)
 		TAILQ_REMOVE(&s->sb_list, sb, link);
 		sandbox_free(sb);
 	}
-	fk_htab_fini(&s->containers);
-	fk_htab_fini(&s->sandboxes);
+	htab_fini(&s->containers);
+	htab_fini(&s->sandboxes);
 }
 
 int64_t fk_now(struct fakecri *f)
@@ -109,14 +109,14 @@ void fk_store_new_uuid(struct store *s, char *buf)
 
 struct fk_sandbox *fk_store_sandbox(struct store *s, const char *id)
 {
-	struct hnode *n = fk_htab_find(&s->sandboxes, id);
+	struct hnode *n = htab_find(&s->sandboxes, id);
 
 	return n ? (struct fk_sandbox *)n : NULL;
 }
 
 struct fk_container *fk_store_container(struct store *s, const char *id)
 {
-	struct hnode *n = fk_htab_find(&s->containers, id);
+	struct hnode *n = htab_find(&s->containers, id);
 
 	return n ? (struct fk_container *)n : NULL;
 }
@@ -165,7 +165,7 @@ int fk_store_run_sandbox(struct fakecri *f, const Runtime__V1__PodSandboxConfig 
 	r = sandbox_fill(&f->st, sb, cfg, handler);
 	if (r < 0)
 		goto cleanup;
-	r = fk_htab_add(&f->st.sandboxes, &sb->h);
+	r = htab_add(&f->st.sandboxes, &sb->h);
 	if (r < 0)
 		goto cleanup;
 	TAILQ_INSERT_TAIL(&f->st.sb_list, sb, link);
@@ -198,7 +198,7 @@ void fk_store_remove_sandbox(struct fakecri *f, struct fk_sandbox *sb)
 	fk_store_stop_sandbox(f, sb);
 	while ((c = TAILQ_FIRST(&sb->ctrs)))
 		fk_store_remove_container(f, c);
-	fk_htab_del(&f->st.sandboxes, &sb->h);
+	htab_del(&f->st.sandboxes, &sb->h);
 	TAILQ_REMOVE(&f->st.sb_list, sb, link);
 	fk_events_sandbox(f, sb, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
 	sandbox_free(sb);
@@ -267,7 +267,7 @@ int fk_store_create_container(struct fakecri *f, struct fk_sandbox *sb,
 	r = container_fill(c, sb, cfg);
 	if (r < 0)
 		goto cleanup;
-	r = fk_htab_add(&f->st.containers, &c->h);
+	r = htab_add(&f->st.containers, &c->h);
 	if (r < 0)
 		goto cleanup;
 	TAILQ_INSERT_TAIL(&f->st.ctr_list, c, link);
@@ -313,7 +313,7 @@ int fk_store_exit_container(struct fakecri *f, struct fk_container *c, int32_t c
 void fk_store_remove_container(struct fakecri *f, struct fk_container *c)
 {
 	fk_store_exit_container(f, c, EXIT_KILLED, "Error");
-	fk_htab_del(&f->st.containers, &c->h);
+	htab_del(&f->st.containers, &c->h);
 	TAILQ_REMOVE(&f->st.ctr_list, c, link);
 	TAILQ_REMOVE(&c->sb->ctrs, c, sb_link);
 	fk_events_container(f, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);

@@ -18,7 +18,7 @@ static size_t hash_str(const char *s)
 	return (size_t)h;
 }
 
-int fk_htab_init(struct htab *t)
+int htab_init(struct htab *t)
 {
 	t->b = calloc(HTAB_MIN_BUCKETS, sizeof(*t->b));
 	if (!t->b)
@@ -28,14 +28,14 @@ int fk_htab_init(struct htab *t)
 	return 0;
 }
 
-void fk_htab_fini(struct htab *t)
+void htab_fini(struct htab *t)
 {
 	free(t->b);
 	t->b = NULL;
 	t->nb = t->n = 0;
 }
 
-struct hnode *fk_htab_find(const struct htab *t, const char *key)
+struct hnode *htab_find(const struct htab *t, const char *key)
 {
 	struct hnode *n;
 
@@ -45,7 +45,7 @@ struct hnode *fk_htab_find(const struct htab *t, const char *key)
 	return NULL;
 }
 
-static int fk_htab_grow(struct htab *t)
+static int htab_grow(struct htab *t)
 {
 	size_t nb = t->nb * 2, i;
 	struct hnode **b = calloc(nb, sizeof(*b));
@@ -66,11 +66,11 @@ static int fk_htab_grow(struct htab *t)
 	return 0;
 }
 
-int fk_htab_add(struct htab *t, struct hnode *n)
+int htab_add(struct htab *t, struct hnode *n)
 {
 	struct hnode **slot;
 
-	if (t->n >= t->nb && fk_htab_grow(t) < 0)
+	if (t->n >= t->nb && htab_grow(t) < 0)
 		return -ENOMEM;
 	slot = &t->b[hash_str(n->key) & (t->nb - 1)];
 	n->next = *slot;
@@ -79,7 +79,7 @@ int fk_htab_add(struct htab *t, struct hnode *n)
 	return 0;
 }
 
-void fk_htab_del(struct htab *t, struct hnode *n)
+void htab_del(struct htab *t, struct hnode *n)
 {
 	struct hnode **p;
 

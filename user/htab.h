@@ -16,9 +16,9 @@ struct htab {
 	size_t n;
 };
 
-int fk_htab_init(struct htab *t);
-void fk_htab_fini(struct htab *t);
-struct hnode *fk_htab_find(const struct htab *t, const char *key);
+int htab_init(struct htab *t);
+void htab_fini(struct htab *t);
+struct hnode *htab_find(const struct htab *t, const char *key);
 /* Adds @n (its key must not be present). 0 or -ENOMEM (then not added). */
-int fk_htab_add(struct htab *t, struct hnode *n);
-void fk_htab_del(struct htab *t, struct hnode *n);
+int htab_add(struct htab *t, struct hnode *n);
+void htab_del(struct htab *t, struct hnode *n);
