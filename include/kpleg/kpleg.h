@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libkpleg: one pod-status cache for every pod and container on a Kubernetes
+ * node, kept fresh by every source the node has (a relist of the CRI runtime,
+ * its GetContainerEvents stream, and kernel hints), with one writer.
+ *
+ * Conventions: functions return 0 or a negative errno; constructors hand the
+ * object out through a ret_ parameter that is untouched on failure; every
+ * __free function accepts NULL. Times named *_ns with "mono" are
+ * CLOCK_MONOTONIC nanoseconds (kpleg's one clock for ordering); runtime
+ * timestamps (created_at, started_at, finished_at) are the runtime's own
+ * nanoseconds since the epoch and are never compared across objects.
+ *
+ * Thread-safety: every kpleg_tracker__* function may be called from any
+ * thread, except that __free must not race with anything else. Callbacks
+ * given to kpleg_tracker__subscribe() run on the tracker's engine thread:
+ * they must be quick and must not call kpleg_tracker__stop/__free or the
+ * blocking kpleg_tracker__get_pod_newer_than().
+ */
+#ifndef KPLEG_KPLEG_H
+#define KPLEG_KPLEG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bounds enforced on everything a runtime tells us (longer input is rejected
+ * as invalid, never truncated), sized for the fixed arrays in events. */
+#define KPLEG_ID_MAX 129     /* container and sandbox ids, pod UIDs, + NUL */
+#define KPLEG_NAME_MAX 254   /* pod names (DNS subdomain, 253), + NUL */
+#define KPLEG_REASON_MAX 128 /* event reasons are truncated to this */
+
+enum kpleg_mode {
+	KPLEG_MODE_AUTO = 0, /* every source the node has (the default) */
+	KPLEG_MODE_GENERIC,  /* the kubelet's generic PLEG: relist only */
+	KPLEG_MODE_EVENTED,  /* the kubelet's evented PLEG: CRI events + slow relist */
+};
+
+struct kpleg_config {
+	const char *runtime_endpoint;	    /* required: unix:///path or /path */
+	enum kpleg_mode mode;
+	/* Relist period when nothing else is trusted: generic mode, and the
+	 * other modes while the event stream is down. Default 1000. */
+	unsigned relist_period_ms;
+	/* Relist period while the event stream is healthy. Default 300000. */
+	unsigned relist_period_evented_ms;
+	/* Unhealthy when no relist succeeded for this long. Default 180000. */
+	unsigned health_threshold_ms;
+	unsigned call_timeout_ms;	    /* each CRI call's deadline; default 2000 */
+	unsigned fetch_concurrency;	    /* concurrent per-pod fetches; default 4 */
+	unsigned event_backoff_max_ms;	    /* cap of the reconnect backoff; default 30000 */
+};
+
+/* Fills @cfg with the defaults (endpoint NULL, mode AUTO). */
+void kpleg_config_init(struct kpleg_config *cfg);
+const char *kpleg_mode_str(enum kpleg_mode mode);
+/* "auto", "generic", "evented" -> mode; -EINVAL otherwise. */
+int kpleg_mode_parse(const char *s, enum kpleg_mode *ret);
+
+/* ---- lifecycle events ------------------------------------------------------ */
+
+enum kpleg_event_type {
+	KPLEG_EVENT_CONTAINER_CREATED,
+	KPLEG_EVENT_CONTAINER_STARTED,
+	KPLEG_EVENT_CONTAINER_DIED,
+	KPLEG_EVENT_CONTAINER_REMOVED,
+	KPLEG_EVENT_SANDBOX_READY,
+	KPLEG_EVENT_SANDBOX_NOTREADY,
+	KPLEG_EVENT_SANDBOX_REMOVED,
+	KPLEG_EVENT_POD_SYNC, /* the pod's status changed without a lifecycle transition */
+};
+
+enum kpleg_source {
+	KPLEG_SOURCE_RELIST,	/* generic relist and targeted status fetches */
+	KPLEG_SOURCE_CRI_EVENT, /* the runtime's GetContainerEvents stream */
+	KPLEG_SOURCE_KERNEL,	/* BPF hints */
+};
+
+struct kpleg_event {
+	uint64_t seq;		      /* 1, 2, 3... per tracker */
+	enum kpleg_event_type type;
+	enum kpleg_source source;     /* the source that saw the transition first */
+	uint64_t observed_mono_ns;    /* when that source observed it */
+	uint64_t observed_real_ns;    /* the same instant on CLOCK_REALTIME */
+	char pod_uid[KPLEG_ID_MAX];
+	char pod_name[KPLEG_NAME_MAX];
+	char pod_namespace[KPLEG_NAME_MAX];
+	char sandbox_id[KPLEG_ID_MAX];
+	char container_id[KPLEG_ID_MAX];   /* "" for sandbox and pod events */
+	char container_name[KPLEG_NAME_MAX];
+	bool has_exit_code;		   /* CONTAINER_DIED */
+	int32_t exit_code;
+	char reason[KPLEG_REASON_MAX];	   /* e.g. "Error", "OOMKilled", "Completed" */
+};
+
+const char *kpleg_event_type_str(enum kpleg_event_type t); /* "ContainerDied" */
+const char *kpleg_source_str(enum kpleg_source s);	  /* "relist", "cri-event", "kernel" */
+
+/* ---- pod status -------------------------------------------------------------- */
+
+enum kpleg_container_state {
+	KPLEG_CONTAINER_CREATED,
+	KPLEG_CONTAINER_RUNNING,
+	KPLEG_CONTAINER_EXITED,
+	KPLEG_CONTAINER_UNKNOWN,
+};
+
+enum kpleg_sandbox_state { KPLEG_SANDBOX_READY, KPLEG_SANDBOX_NOTREADY };
+
+struct kpleg_label {
+	const char *key, *value;
+};
+
+struct kpleg_sandbox_status {
+	const char *id;
+	enum kpleg_sandbox_state state;
+	uint32_t attempt;
+	int64_t created_at;
+	const char *ip; /* "" when none */
+	size_t n_labels;
+	const struct kpleg_label *labels;
+};
+
+struct kpleg_container_status {
+	const char *id;
+	const char *sandbox_id;
+	const char *name;
+	uint32_t attempt;
+	enum kpleg_container_state state;
+	int32_t exit_code;
+	const char *reason;
+	const char *message;
+	const char *image;
+	int64_t created_at, started_at, finished_at;
+};
+
+/* A copy of one pod's cached status; strings point into the same allocation.
+ * Free with kpleg_pod_status__free(). */
+struct kpleg_pod_status {
+	const char *uid, *name, *namespace_;
+	uint64_t observed_mono_ns; /* data at least this fresh */
+	uint64_t generation;	   /* bumped by every change */
+	int last_error;		   /* -errno of the last failed fetch, 0 if none since */
+	size_t n_sandboxes;
+	const struct kpleg_sandbox_status *sandboxes;
+	size_t n_containers;
+	const struct kpleg_container_status *containers;
+};
+
+void kpleg_pod_status__free(struct kpleg_pod_status *p);
+void kpleg_pod_list__free(struct kpleg_pod_status **pods, size_t n);
+
+/* ---- health ------------------------------------------------------------------ */
+
+struct kpleg_health {
+	bool healthy;
+	char reason[160];		/* why not, when !healthy */
+	bool synced;			/* the first relist has completed */
+	uint64_t last_relist_mono_ns;	/* start of the last successful relist, 0 = none */
+	uint64_t relists, relist_failures;
+	uint64_t fetches, fetch_failures;
+	bool events_supported;		/* the runtime has an event stream */
+	bool events_connected;		/* and it is up now */
+	uint64_t events_received, events_rejected, stale_dropped;
+	uint64_t stream_errors, stream_connects;
+	uint64_t events_emitted, subscriber_drops;
+	size_t pods, containers;
+};
+
+/* ---- the tracker ------------------------------------------------------------- */
+
+struct kpleg_tracker;
+struct kpleg_subscription;
+
+/* Validates @cfg (a copy is kept) and creates a stopped tracker.
+ * -EINVAL with a bad endpoint or mode. */
+int kpleg_tracker__new(const struct kpleg_config *cfg, struct kpleg_tracker **ret);
+/* Starts the engine and its sources; returns at once. -EALREADY if started. */
+int kpleg_tracker__start(struct kpleg_tracker *t);
+/* Waits until the first relist has completed and every pod it found has been
+ * fetched once. -ETIMEDOUT after @timeout_ms (< 0: forever). */
+int kpleg_tracker__wait_synced(struct kpleg_tracker *t, int timeout_ms);
+/* Stops every thread; subscriptions get no more events. Idempotent. */
+void kpleg_tracker__stop(struct kpleg_tracker *t);
+/* Stops if needed and frees the tracker. Free subscriptions first. */
+void kpleg_tracker__free(struct kpleg_tracker *t);
+
+/* Callback subscription: @cb runs on the engine thread for every event. */
+typedef void (*kpleg_event_cb)(const struct kpleg_event *ev, void *userdata);
+int kpleg_tracker__subscribe(struct kpleg_tracker *t, kpleg_event_cb cb, void *userdata,
+			     struct kpleg_subscription **ret);
+/* Queue subscription for event loops: kpleg_subscription__fd() becomes
+ * readable (POLLIN) while events are queued. A queue that overflows
+ * @queue_len (0: 4096) drops its contents and reports -ENOBUFS once from
+ * __next: the consumer must resync with kpleg_tracker__list_pods(). */
+int kpleg_tracker__subscribe_queue(struct kpleg_tracker *t, unsigned queue_len,
+				   struct kpleg_subscription **ret);
+int kpleg_subscription__fd(const struct kpleg_subscription *s);
+/* 0 with an event, -EAGAIN when empty, -ENOBUFS after an overflow. */
+int kpleg_subscription__next(struct kpleg_subscription *s, struct kpleg_event *ret);
+/* Unsubscribes and frees; NULL-safe. */
+void kpleg_subscription__free(struct kpleg_subscription *s);
+
+/* The cached status of pod @uid. -ENOENT when the cache has no such pod. */
+int kpleg_tracker__get_pod(struct kpleg_tracker *t, const char *uid,
+			   struct kpleg_pod_status **ret);
+/* The kubelet cache's GetNewerThan, made reliable: returns the pod's status
+ * once the cache holds data about it observed at or after @min_mono_ns,
+ * asking the runtime for that one pod if no source has brought it.
+ * -ENOENT if the runtime has no such pod as of @min_mono_ns, -ETIMEDOUT after
+ * @timeout_ms (< 0: forever). */
+int kpleg_tracker__get_pod_newer_than(struct kpleg_tracker *t, const char *uid,
+				      uint64_t min_mono_ns, int timeout_ms,
+				      struct kpleg_pod_status **ret);
+/* Every cached pod, in no particular order. */
+int kpleg_tracker__list_pods(struct kpleg_tracker *t, struct kpleg_pod_status ***ret,
+			     size_t *ret_n);
+/* Asks for a fresh look at one pod (a "targeted relist"), coalesced with any
+ * fetch already queued or in flight. Returns at once. */
+int kpleg_tracker__request_pod(struct kpleg_tracker *t, const char *uid);
+void kpleg_tracker__health(struct kpleg_tracker *t, struct kpleg_health *ret);
+
+/* CLOCK_MONOTONIC now, in ns: for get_pod_newer_than(). */
+uint64_t kpleg_now_mono_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

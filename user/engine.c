@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The engine thread: the cache's one writer (REFERENCE.md §1, the kubelet's
+ * 2026 redesign). It waits for messages or for the next relist, merges
+ * snapshots into the cache and turns everything else into requests: a CRI
+ * event without complete statuses, a broken stream, or an API reader asking
+ * for fresh data all become "fetch this pod" or "relist now".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "log.h"
+#include "tracker_internal.h"
+#include "util.h"
+
+struct msg *msg__new(enum msg_type type)
+{
+	struct msg *m = calloc(1, sizeof(*m));
+
+	if (m)
+		m->type = type;
+	return m;
+}
+
+void msg__free(struct msg *m)
+{
+	if (!m)
+		return;
+	cri_msg_free(m->pods);
+	cri_msg_free(m->ctrs);
+	cri_msg_free(m->ev);
+	snap__free(m->snap);
+	free(m);
+}
+
+void engine_post(struct kpleg_tracker *t, struct msg *m)
+{
+	pthread_mutex_lock(&t->mq_lock);
+	if (t->mq_tail)
+		t->mq_tail->next = m;
+	else
+		t->mq_head = m;
+	t->mq_tail = m;
+	pthread_cond_signal(&t->mq_cond);
+	pthread_mutex_unlock(&t->mq_lock);
+}
+
+/* Next message, or NULL when @deadline_ns (CLOCK_MONOTONIC) passes or on stop. */
+static struct msg *next_msg(struct kpleg_tracker *t, uint64_t deadline_ns)
+{
+	struct timespec ts = { .tv_sec = deadline_ns / NSEC_PER_SEC,
+			       .tv_nsec = deadline_ns % NSEC_PER_SEC };
+	struct msg *m = NULL;
+
+	pthread_mutex_lock(&t->mq_lock);
+	while (!t->mq_head && !t->stopping &&
+	       pthread_cond_timedwait(&t->mq_cond, &t->mq_lock, &ts) != ETIMEDOUT)
+		;
+	if (t->mq_head && !t->stopping) {
+		m = t->mq_head;
+		t->mq_head = m->next;
+		if (!t->mq_head)
+			t->mq_tail = NULL;
+	}
+	pthread_mutex_unlock(&t->mq_lock);
+	return m;
+}
+
+void engine_emit(void *ctx, struct kpleg_event *ev)
+{
+	struct kpleg_tracker *t = ctx;
+	uint64_t mono = now_mono_ns();
+
+	ev->seq = ++t->next_seq;
+	ev->observed_real_ns = now_real_ns() - (mono - ev->observed_mono_ns);
+	log_v(2, "\"Event\" type=%s pod=\"%s/%s\" container=\"%s\" source=%s",
+	      kpleg_event_type_str(ev->type), ev->pod_namespace, ev->pod_name, ev->container_id,
+	      kpleg_source_str(ev->source));
+	subs_deliver(t, ev);
+	pthread_mutex_lock(&t->stats_lock);
+	t->stats.events_emitted++;
+	pthread_mutex_unlock(&t->stats_lock);
+}
+
+static void notify_readers(struct kpleg_tracker *t)
+{
+	pthread_mutex_lock(&t->change_lock);
+	t->change_seq++;
+	pthread_cond_broadcast(&t->change_cond);
+	pthread_mutex_unlock(&t->change_lock);
+}
+
+void engine_apply(struct kpleg_tracker *t, struct snap *s)
+{
+	int r;
+
+	pthread_mutex_lock(&t->stats_lock);
+	s->backfill = t->stats.synced;
+	pthread_mutex_unlock(&t->stats_lock);
+	pthread_rwlock_wrlock(&t->cache_lock);
+	r = cache_apply(t->cache, s, engine_emit, t);
+	pthread_rwlock_unlock(&t->cache_lock);
+	if (r < 0)
+		log_error("\"Cannot merge a snapshot, ignoring\" pod=\"%s\" err=%d", s->uid, r);
+	notify_readers(t);
+}
+
+uint64_t tracker_period_ns(const struct kpleg_tracker *t)
+{
+	unsigned ms = t->cfg.relist_period_ms;
+
+	if (t->cfg.mode != KPLEG_MODE_GENERIC && t->stream_up)
+		ms = t->cfg.relist_period_evented_ms;
+	return (uint64_t)ms * NSEC_PER_MSEC;
+}
+
+void engine_relist_now(struct kpleg_tracker *t)
+{
+	t->relist_due_ns = now_mono_ns();
+}
+
+static void start_relist(struct kpleg_tracker *t)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		t->relist_due_ns = now_mono_ns() + tracker_period_ns(t);
+		return;
+	}
+	j->list = true;
+	t->relist_inflight = true;
+	t->relist_started_ns = now_mono_ns();
+	workers_submit(t, j);
+}
+
+/* ---- message handlers ---------------------------------------------------------- */
+
+static void on_list_done(struct kpleg_tracker *t, struct msg *m)
+{
+	t->relist_inflight = false;
+	/* The next relist is a period after this one started, as the kubelet does. */
+	t->relist_due_ns = m->ns + tracker_period_ns(t);
+	pthread_mutex_lock(&t->stats_lock);
+	if (m->err) {
+		t->stats.relist_failures++;
+	} else {
+		t->stats.relists++;
+		t->stats.last_relist_mono_ns = m->ns;
+	}
+	pthread_mutex_unlock(&t->stats_lock);
+	if (m->err) {
+		log_v(1, "\"Relist failed\" err=%d", m->err);
+		return;
+	}
+	relist_diff(t, m);
+}
+
+/* Every fetch the last relist asked for is done: the cache is current as of
+ * that relist's start. */
+void engine_relist_synced(struct kpleg_tracker *t)
+{
+	pthread_rwlock_wrlock(&t->cache_lock);
+	t->global_ns = t->relist_list_ns;
+	pthread_rwlock_unlock(&t->cache_lock);
+	pthread_mutex_lock(&t->stats_lock);
+	t->stats.synced = true;
+	pthread_mutex_unlock(&t->stats_lock);
+	notify_readers(t);
+}
+
+static void relist_fetch_finished(struct kpleg_tracker *t)
+{
+	if (t->relist_pending && --t->relist_pending == 0)
+		engine_relist_synced(t);
+}
+
+static void record_miss(struct kpleg_tracker *t, const char *uid, uint64_t ns)
+{
+	struct miss *e;
+
+	pthread_rwlock_wrlock(&t->cache_lock);
+	e = (struct miss *)htab_find(&t->misses, uid);
+	if (!e && t->misses.n < 1024 && (e = calloc(1, sizeof(*e)))) {
+		snprintf(e->uid, sizeof(e->uid), "%s", uid);
+		e->node.key = e->uid;
+		if (htab_add(&t->misses, &e->node) < 0) {
+			free(e);
+			e = NULL;
+		}
+	}
+	if (e && ns > e->ns)
+		e->ns = ns;
+	pthread_rwlock_unlock(&t->cache_lock);
+}
+
+static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
+{
+	struct fetch_state *f = (struct fetch_state *)htab_find(&t->fetches, m->uid);
+
+	pthread_mutex_lock(&t->stats_lock);
+	t->stats.fetches++;
+	t->stats.fetch_failures += m->err != 0;
+	pthread_mutex_unlock(&t->stats_lock);
+	if (m->err) {
+		pthread_rwlock_wrlock(&t->cache_lock);
+		cache_set_error(t->cache, m->uid, m->err);
+		pthread_rwlock_unlock(&t->cache_lock);
+		log_v(1, "\"Pod status fetch failed, will retry\" pod=\"%s\" err=%d", m->uid, m->err);
+		/* Retried by the next relist: the old record stays, no event. */
+		notify_readers(t);
+	} else if (m->snap->n_sandboxes == 0 && m->snap->n_containers == 0) {
+		record_miss(t, m->uid, m->ns);
+		notify_readers(t);
+	} else {
+		engine_apply(t, m->snap);
+	}
+	if (!f)
+		return;
+	f->inflight = false;
+	if (f->dirty) {
+		f->dirty = false;
+		engine_request_fetch(t, f->uid, NULL, 0, false, false);
+		return;
+	}
+	if (f->relist_gen && f->relist_gen == t->relist_gen)
+		relist_fetch_finished(t);
+	htab_del(&t->fetches, &f->node);
+	free(f->ids);
+	free(f);
+}
+
+
+static void on_stream_state(struct kpleg_tracker *t, struct msg *m)
+{
+	bool was_up = t->stream_up;
+
+	t->stream_up = m->stream == STREAM_UP;
+	t->stream_supported = m->stream != STREAM_UNSUPPORTED;
+	pthread_mutex_lock(&t->stats_lock);
+	t->stats.events_supported = t->stream_supported;
+	t->stats.events_connected = t->stream_up;
+	if (m->stream == STREAM_UP)
+		t->stats.stream_connects++;
+	else if (m->stream == STREAM_DOWN)
+		t->stats.stream_errors++;
+	pthread_mutex_unlock(&t->stats_lock);
+	if (m->stream == STREAM_UP && !was_up)
+		log_info("\"CRI event stream connected; relisting every %u ms\"",
+			 t->cfg.relist_period_evented_ms);
+	else if (m->stream == STREAM_DOWN && was_up)
+		log_warn("\"CRI event stream broke; relisting now and every %u ms until it "
+			 "is back\" err=%d", t->cfg.relist_period_ms, m->err);
+	/* Anything may have happened while the stream was not there. */
+	if (m->stream != STREAM_UNSUPPORTED || was_up)
+		engine_relist_now(t);
+	else if (t->relist_due_ns > now_mono_ns() + tracker_period_ns(t))
+		t->relist_due_ns = now_mono_ns() + tracker_period_ns(t);
+}
+
+static void handle(struct kpleg_tracker *t, struct msg *m)
+{
+	switch (m->type) {
+	case MSG_LIST_DONE:
+		on_list_done(t, m);
+		break;
+	case MSG_FETCH_DONE:
+		on_fetch_done(t, m);
+		break;
+	case MSG_CRI_EVENT:
+		engine_cri_event(t, m);
+		break;
+	case MSG_STREAM_STATE:
+		on_stream_state(t, m);
+		break;
+	case MSG_REQUEST_POD:
+		engine_request_fetch(t, m->uid, NULL, 0, true, false);
+		break;
+	case MSG_WAKE:
+		break;
+	}
+}
+
+void *engine_main(void *arg)
+{
+	struct kpleg_tracker *t = arg;
+
+	engine_relist_now(t);
+	while (!t->stopping) {
+		struct msg *m;
+
+		if (!t->relist_inflight && now_mono_ns() >= t->relist_due_ns)
+			start_relist(t);
+		m = next_msg(t, t->relist_inflight ? now_mono_ns() + 60 * NSEC_PER_SEC
+						   : t->relist_due_ns);
+		if (m) {
+			handle(t, m);
+			msg__free(m);
+		}
+	}
+	return NULL;
+}

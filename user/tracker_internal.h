@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside a kpleg_tracker. Threads:
+ *   engine   (engine.c)        the only writer of the cache; reacts to messages
+ *   workers  (workers.c)       CRI list and status calls, posting results back
+ *   events   (event_source.c)  reads GetContainerEvents, posting each event
+ * Sources never touch the cache: they post messages to the engine's queue.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "cri.h"
+#include "htab.h"
+#include "kpleg/kpleg.h"
+#include "snapshot.h"
+
+enum msg_type {
+	MSG_LIST_DONE,	   /* a relist's two lists (or its error) */
+	MSG_FETCH_DONE,	   /* a pod's snapshot (or its error) */
+	MSG_CRI_EVENT,	   /* one GetContainerEvents message */
+	MSG_STREAM_STATE,  /* the event stream went up, down or is unsupported */
+	MSG_REQUEST_POD,   /* someone asks for a fresh look at a pod */
+	MSG_WAKE,	   /* re-evaluate timers (stop, config) */
+};
+
+enum stream_state { STREAM_UP, STREAM_DOWN, STREAM_UNSUPPORTED };
+
+struct msg {
+	struct msg *next;
+	enum msg_type type;
+	int err;
+	uint64_t ns;			/* when the data was asked for / received */
+	Runtime__V1__ListPodSandboxResponse *pods;
+	Runtime__V1__ListContainersResponse *ctrs;
+	struct snap *snap;
+	Runtime__V1__ContainerEventResponse *ev;
+	enum stream_state stream;
+	char uid[KPLEG_ID_MAX];
+};
+
+struct msg *msg__new(enum msg_type type);
+void msg__free(struct msg *m);
+
+/* One object a fetch must look at. */
+struct fetch_id {
+	char id[KPLEG_ID_MAX];
+	char sandbox_id[KPLEG_ID_MAX]; /* "" for sandboxes */
+	bool sandbox;
+};
+
+struct job {
+	struct job *next;
+	bool list;			/* a relist; else a fetch of @uid */
+	bool discover;			/* look the pod's objects up by its UID first */
+	char uid[KPLEG_ID_MAX];
+	size_t n_ids;
+	struct fetch_id *ids;
+};
+
+void job__free(struct job *j);
+
+/* Per-pod fetch bookkeeping (engine thread only): at most one fetch in
+ * flight per pod; requests meanwhile mark it dirty and it runs again. */
+struct fetch_state {
+	struct hnode node;
+	char uid[KPLEG_ID_MAX];
+	bool inflight, dirty, discover;
+	uint64_t relist_gen;		/* the relist that waits for it, 0 = none */
+	size_t n_ids, cap_ids;
+	struct fetch_id *ids;
+};
+
+/* A pod UID a targeted lookup did not find, and when. */
+struct miss {
+	struct hnode node;
+	uint64_t ns;
+	char uid[KPLEG_ID_MAX];
+};
+
+struct kpleg_subscription {
+	struct kpleg_subscription *next;
+	struct kpleg_tracker *t;
+	kpleg_event_cb cb;
+	void *userdata;
+	/* queue mode */
+	pthread_mutex_t lock;
+	struct kpleg_event *ring;
+	unsigned cap, head, count;
+	bool overflowed;
+	int efd;
+};
+
+struct kpleg_tracker {
+	struct kpleg_config cfg;
+	char endpoint[128];
+	struct cri_client *cri;
+
+	pthread_t engine_thread, events_thread, *workers;
+	unsigned n_workers;
+	bool started, stopping;
+
+	/* engine's message queue */
+	pthread_mutex_t mq_lock;
+	pthread_cond_t mq_cond;
+	struct msg *mq_head, *mq_tail;
+
+	/* workers' job queue (relists go first) */
+	pthread_mutex_t jq_lock;
+	pthread_cond_t jq_cond;
+	struct job *jq_head, *jq_tail;
+
+	/* the cache: written by the engine under the write lock */
+	pthread_rwlock_t cache_lock;
+	struct cache *cache;
+	uint64_t global_ns;		/* everything was current at this time */
+	struct htab misses;		/* uid -> when a lookup found nothing */
+
+	/* change notification for readers that wait */
+	pthread_mutex_t change_lock;
+	pthread_cond_t change_cond;
+	uint64_t change_seq;
+
+	/* engine state (engine thread; copied into health under stats_lock) */
+	struct htab fetches;
+	bool relist_inflight;
+	uint64_t relist_started_ns, relist_due_ns;
+	uint64_t relist_gen;		/* relists so far */
+	unsigned relist_pending;	/* fetches the current relist still waits for */
+	uint64_t relist_list_ns;	/* start of the relist whose fetches are pending */
+	bool stream_up, stream_supported;
+
+	pthread_mutex_t stats_lock;
+	struct kpleg_health stats;
+	uint64_t start_ns;
+	uint64_t next_seq;
+
+	pthread_mutex_t subs_lock;
+	struct kpleg_subscription *subs;
+
+	/* event source's wait (interruptible sleep) */
+	pthread_mutex_t ev_lock;
+	pthread_cond_t ev_cond;
+	struct cri_event_stream *stream;
+};
+
+/* engine.c */
+void *engine_main(void *arg);
+void engine_post(struct kpleg_tracker *t, struct msg *m);
+void engine_emit(void *ctx, struct kpleg_event *ev);
+void engine_apply(struct kpleg_tracker *t, struct snap *s);
+void engine_relist_now(struct kpleg_tracker *t);
+void engine_relist_synced(struct kpleg_tracker *t);
+
+/* engine_events.c: a CRI event becomes a snapshot or a request */
+void engine_cri_event(struct kpleg_tracker *t, struct msg *m);
+
+/* relist.c: the diff of a relist's lists against the cache */
+int relist_diff(struct kpleg_tracker *t, const struct msg *m);
+void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct fetch_id *ids,
+			  size_t n_ids, bool discover, bool from_relist);
+
+/* workers.c */
+int workers_start(struct kpleg_tracker *t);
+void workers_stop(struct kpleg_tracker *t);
+void workers_submit(struct kpleg_tracker *t, struct job *j);
+
+/* event_source.c */
+void *event_source_main(void *arg);
+
+/* subscription.c */
+void subs_deliver(struct kpleg_tracker *t, const struct kpleg_event *ev);
+
+uint64_t tracker_period_ns(const struct kpleg_tracker *t);
