@@ -103,10 +103,10 @@ const char *cri_client__target(const struct cri_client *c)
 	return c->target;
 }
 
+/* Every reply the client hands out lives in one arena (pb_grpc.h). */
 void cri_msg_free(void *msg)
 {
-	if (msg)
-		protobuf_c_message_free_unpacked(msg, NULL);
+	pb_arena_free(msg);
 }
 
 /* One unary call: a single batch with all six ops on a private pluck queue. */
@@ -164,7 +164,7 @@ static int call_unary(struct cri_client *c, const char *method, const ProtobufCM
 		r = cri_status_from_grpc(st, code, details);
 		goto cleanup;
 	}
-	r = pb_from_byte_buffer(recv, resp_desc, KPLEG_MAX_MSG_SIZE, ret);
+	r = pb_unpack_arena(recv, resp_desc, KPLEG_MAX_MSG_SIZE, ret);
 	if (r < 0) {
 		cri_set_status(st, GRPC_STATUS_OK, r, "%s: reply does not decode as %s", method,
 			       resp_desc->name);

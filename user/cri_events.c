@@ -137,7 +137,7 @@ static int decode_event(struct cri_event_stream *s, Runtime__V1__ContainerEventR
 	char why[200];
 	int r;
 
-	r = pb_from_byte_buffer(s->recv, &runtime__v1__container_event_response__descriptor,
+	r = pb_unpack_arena(s->recv, &runtime__v1__container_event_response__descriptor,
 				KPLEG_MAX_MSG_SIZE, &m);
 	grpc_byte_buffer_destroy(s->recv);
 	s->recv = NULL;
