@@ -209,7 +209,10 @@ static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
 		cache_set_error(t->cache, m->uid, m->err);
 		pthread_rwlock_unlock(&t->cache_lock);
 		log_v(1, "\"Pod status fetch failed, will retry\" pod=\"%s\" err=%d", m->uid, m->err);
-		/* Retried by the next relist: the old record stays, no event. */
+		/* The old record stays, no event; a relist at the fast period
+		 * retries it even while events keep the relist slow. */
+		if (t->relist_due_ns > m->ns + (uint64_t)t->cfg.relist_period_ms * NSEC_PER_MSEC)
+			t->relist_due_ns = m->ns + (uint64_t)t->cfg.relist_period_ms * NSEC_PER_MSEC;
 		notify_readers(t);
 	} else if (m->snap->n_sandboxes == 0 && m->snap->n_containers == 0) {
 		record_miss(t, m->uid, m->ns);
