@@ -72,10 +72,11 @@ static struct msg *next_msg(struct kpleg_tracker *t, uint64_t deadline_ns)
 void engine_emit(void *ctx, struct kpleg_event *ev)
 {
 	struct kpleg_tracker *t = ctx;
-	uint64_t mono = now_mono_ns();
 
 	ev->seq = ++t->next_seq;
-	ev->observed_real_ns = now_real_ns() - (mono - ev->observed_mono_ns);
+	/* One offset for the tracker's life: events observed at one instant get
+	 * one wall-clock time, and wall-clock times never go backwards. */
+	ev->observed_real_ns = ev->observed_mono_ns + t->real_offset_ns;
 	log_v(2, "\"Event\" type=%s pod=\"%s/%s\" container=\"%s\" source=%s",
 	      kpleg_event_type_str(ev->type), ev->pod_namespace, ev->pod_name, ev->container_id,
 	      kpleg_source_str(ev->source));

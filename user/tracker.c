@@ -108,6 +108,7 @@ int kpleg_tracker__start(struct kpleg_tracker *t)
 	if (t->started)
 		return -EALREADY;
 	t->start_ns = now_mono_ns();
+	t->real_offset_ns = now_real_ns() - t->start_ns;
 	r = workers_start(t);
 	if (r < 0)
 		return r;
@@ -119,7 +120,7 @@ int kpleg_tracker__start(struct kpleg_tracker *t)
 		kpleg_tracker__stop(t);
 		return r;
 	}
-	log_info("\"Tracker started\" endpoint=\"%s\" mode=%s relistPeriod=%ums",
+	log_v(1, "\"Tracker started\" endpoint=\"%s\" mode=%s relistPeriod=%ums",
 		 t->endpoint, kpleg_mode_str(t->cfg.mode), t->cfg.relist_period_ms);
 	return 0;
 }

@@ -136,6 +136,7 @@ struct kpleg_tracker {
 	pthread_mutex_t stats_lock;
 	struct kpleg_health stats;
 	uint64_t start_ns;
+	uint64_t real_offset_ns;		/* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
 	uint64_t next_seq;
 
 	pthread_mutex_t subs_lock;

@@ -15,6 +15,7 @@ struct cli_command {
 
 int cmd_info(int argc, char **argv);
 int cmd_pods(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* Picks the runtime endpoint: @flag if given (validated), else the first
  * default socket that exists, saying which. Returns 0 or an EXIT_* code after
@@ -23,3 +24,12 @@ int cli_runtime_endpoint(const char *flag, char *out, size_t out_size);
 
 /* Parses a positive integer option; prints a clear error and returns -EINVAL. */
 int cli_parse_uint(const char *opt, const char *val, unsigned long max, unsigned long *ret);
+
+/* Calls CRI Version on @target within @timeout_ms: 0 if it answers, else
+ * EXIT_FAIL after printing one clear line prefixed "kpleg @cmd:". */
+int cli_check_runtime(const char *cmd, const char *target, int timeout_ms);
+
+/* For getopt_long() run with opterr = 0 and an optstring starting with ':':
+ * prints one line about the bad option @opt ('?' or ':') and returns
+ * EXIT_USAGE. */
+int cli_bad_option(const char *cmd, char **argv, int opt);

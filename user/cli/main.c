@@ -11,6 +11,7 @@
 static const struct cli_command commands[] = {
 	{ "info", "show the container runtime, its conditions, events and BPF support", cmd_info },
 	{ "pods", "list the node's pods and containers", cmd_pods },
+	{ "watch", "print pod and container lifecycle events as they happen", cmd_watch },
 	{ NULL, NULL, NULL },
 };
 
