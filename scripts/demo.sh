@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: kpleg on a self-contained default. Starts a private containerd
-# 1.7, shows what `kpleg info` sees, runs a few kubelet-style pods whose
-# containers start, exit with different codes and are removed, and shows the
-# pods as kpleg sees them. Everything is torn down at the end.
+# 1.7, shows what `kpleg info` sees, then runs `kpleg watch` while a few
+# kubelet-style pods start containers that exit with different codes and are
+# removed, and shows the pods as kpleg sees them. Everything is torn down at
+# the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -11,7 +12,14 @@ KPLEG=$BUILD/kpleg
 PODCTL=$BUILD/podctl
 
 [[ $(id -u) -eq 0 ]] || { echo "demo: run as root (it starts containerd)" >&2; exit 1; }
-trap 'scripts/containerd.sh stop 1.7 --name demo >/dev/null 2>&1 || true' EXIT
+watch_pid=
+out=$(mktemp)
+cleanup() {
+    [[ -n $watch_pid ]] && kill "$watch_pid" 2>/dev/null && wait "$watch_pid" 2>/dev/null
+    rm -f "$out"
+    scripts/containerd.sh stop 1.7 --name demo >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "starting a private containerd 1.7"
@@ -20,6 +28,11 @@ EP=unix://$sock
 
 step "kpleg info --runtime-endpoint $EP"
 "$KPLEG" info --runtime-endpoint "$EP"
+
+step "kpleg watch --runtime-endpoint $EP   (in the background; its lines follow)"
+"$KPLEG" watch --runtime-endpoint "$EP" >"$out" &
+watch_pid=$!
+sleep 1
 
 step "three pods, one per QoS class, four containers"
 read -r web _ < <("$PODCTL" -r "$EP" pod web --namespace shop --qos burstable)
@@ -35,12 +48,18 @@ for c in "$server" "$ok" "$bad" "$killed"; do
     printf '  %.13s %s\n' "$c" "$("$PODCTL" -r "$EP" status "$c")"
 done
 
-step "kpleg pods"
-"$KPLEG" pods --runtime-endpoint "$EP"
+step "kpleg pods -o wide"
+"$KPLEG" pods --runtime-endpoint "$EP" -o wide
 
 step "removing the exited containers and the batch pod"
 for c in "$ok" "$bad"; do "$PODCTL" -r "$EP" rm "$c"; done
 "$PODCTL" -r "$EP" stopp "$job" && "$PODCTL" -r "$EP" rmp "$job"
+sleep 0.5
 "$KPLEG" pods --runtime-endpoint "$EP"
+
+step "what kpleg watch saw (CRI events from containerd 1.7)"
+kill "$watch_pid" && wait "$watch_pid" 2>/dev/null
+watch_pid=
+cat "$out"
 
 step "done: tearing the private containerd down"
