@@ -172,7 +172,7 @@ $(BUILD)/tests/test_proto_compat: $(BUILD)/obj/tests/test_proto_compat.o $(BUILD
 
 $(BUILD)/obj/tests/test_proto_compat.o: $(DESC_PROTO:.c=.h)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libfakecri.a $(BUILD)/libtestsupport.a $(BUILD)/libkpleg.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libtestsupport.a $(BUILD)/libfakecri.a $(BUILD)/libkpleg.a
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 

@@ -233,6 +233,10 @@ static int merge_sb_absent(struct merge *m, const struct snap_sandbox *ss)
 	}
 	if (sb->pod != m->pod)
 		return 0;
+	/* Each state entered, whichever source saw it: a sandbox that vanished
+	 * while ready was stopped first. */
+	if (sb->state == KPLEG_SANDBOX_READY)
+		cache_emit(m, KPLEG_EVENT_SANDBOX_NOTREADY, sb->id, NULL);
 	cache_emit(m, KPLEG_EVENT_SANDBOX_REMOVED, sb->id, NULL);
 	unlink_sb(m, sb);
 	cache_bury(m->c, sb->id);

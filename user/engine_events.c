@@ -54,17 +54,41 @@ static void without_sandbox(struct kpleg_tracker *t, const struct msg *m)
 	snap__free(s);
 }
 
-static int build(struct snap *s, const Runtime__V1__ContainerEventResponse *ev, bool *complete)
+/* Whether a sandbox's own event with no container statuses can be believed:
+ * only when we know the pod and know of no container in that sandbox (a new
+ * sandbox has none). Otherwise the statuses may simply be missing, as
+ * containerd 2.0 has sent them (REFERENCE.md §1). */
+static bool empty_sandbox_plausible(struct kpleg_tracker *t, const char *uid, const char *sb_id)
+{
+	struct cache_pod *p = cache_pod(t->cache, uid);
+
+	if (!p)
+		return false;
+	for (struct cache_ctr *ct = p->containers; ct; ct = ct->next)
+		if (!strcmp(ct->sandbox_id, sb_id))
+			return false;
+	return true;
+}
+
+static int build(struct kpleg_tracker *t, struct snap *s,
+		 const Runtime__V1__ContainerEventResponse *ev, bool *complete)
 {
 	const Runtime__V1__PodSandboxStatus *ps = ev->pod_sandbox_status;
 	bool own_sandbox = !strcmp(ev->container_id, ps->id);
-	int r = snap_add_sandbox_status(s, ps);
+	int r;
 
+	if (own_sandbox)
+		*complete = ev->n_containers_statuses > 0 ||
+			    empty_sandbox_plausible(t, s->uid, ps->id);
+	else
+		*complete = is_deleted(ev);
+	r = snap_add_sandbox_status(s, ps);
 	for (size_t i = 0; r == 0 && i < ev->n_containers_statuses; i++)
 		r = snap_add_container_status(s, ps->id, ev->containers_statuses[i]);
 	if (r == 0 && is_deleted(ev) && !own_sandbox)
 		r = snap_add_container_absent(s, ev->container_id, ps->id);
-	*complete = own_sandbox || is_deleted(ev) || snap_find_container(s, ev->container_id);
+	if (r == 0 && !own_sandbox && !is_deleted(ev))
+		*complete = snap_find_container(s, ev->container_id) != NULL;
 	return r;
 }
 
@@ -80,7 +104,7 @@ void engine_cri_event(struct kpleg_tracker *t, struct msg *m)
 		return;
 	}
 	s = snap__new(ev->pod_sandbox_status->metadata->uid, KPLEG_SOURCE_CRI_EVENT, m->ns);
-	if (!s || build(s, ev, &complete) < 0) {
+	if (!s || build(t, s, ev, &complete) < 0) {
 		log_error("\"Out of memory handling a CRI event, the relist recovers\"");
 		snap__free(s);
 		return;

@@ -80,6 +80,16 @@ enum kpleg_source {
 	KPLEG_SOURCE_KERNEL,	/* BPF hints */
 };
 
+/* Which events an object produces. Each transition is reported once, by the
+ * source that saw it first. Objects the first sync finds report their current
+ * state only (a running container: ContainerStarted), as the kubelet does.
+ * Objects born later report every state they went through as far as any
+ * source can tell: ContainerCreated, ContainerStarted (if it ran), then
+ * ContainerDied with its exit code, even when all of it happened between two
+ * relists. A running container that vanishes reports ContainerDied then
+ * ContainerRemoved; a ready sandbox that vanishes, SandboxNotReady then
+ * SandboxRemoved. A container seen only as created and then gone reports
+ * ContainerRemoved alone: no source saw it run. */
 struct kpleg_event {
 	uint64_t seq;		      /* 1, 2, 3... per tracker */
 	enum kpleg_event_type type;
