@@ -74,6 +74,7 @@ static int teardown(void **state)
 static void start_world(struct world *w)
 {
 	struct tk_fx *fx = w->fx;
+	struct kpleg_health h;
 	struct kpleg_event e;
 
 	tk_start(fx);
@@ -87,6 +88,10 @@ static void start_world(struct world *w)
 	tk_wait_event(fx, w->m.sb, S_READY);
 	TK_EXPECT_SEQ(fx, w->a, C_CREATED, C_STARTED);
 	TK_EXPECT_TOTAL(fx, 4);
+	/* New pods' sandbox events are completed by targeted fetches; let them
+	 * finish, so that later changes are the stream's to report first. */
+	TK_WAIT((tk_health(fx, &h), h.fetches_pending == 0), "%zu fetches pending",
+		h.fetches_pending);
 }
 
 /* A real change after the injected events: once it is reported, the tracker

@@ -234,6 +234,9 @@ static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
 	htab_del(&t->fetches, &f->node);
 	free(f->ids);
 	free(f);
+	pthread_mutex_lock(&t->stats_lock);
+	t->stats.fetches_pending = t->fetches.n;
+	pthread_mutex_unlock(&t->stats_lock);
 }
 
 

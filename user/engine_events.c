@@ -55,15 +55,16 @@ static void without_sandbox(struct kpleg_tracker *t, const struct msg *m)
 }
 
 /* Whether a sandbox's own event with no container statuses can be believed:
- * only when we know the pod and know of no container in that sandbox (a new
- * sandbox has none). Otherwise the statuses may simply be missing, as
- * containerd 2.0 has sent them (REFERENCE.md §1). */
-static bool empty_sandbox_plausible(struct kpleg_tracker *t, const char *uid, const char *sb_id)
+ * a sandbox being created has no containers yet, and neither has one whose
+ * pod we know without any container in it. Otherwise the statuses may simply
+ * be missing, as containerd 2.0 has sent them (REFERENCE.md §1). */
+static bool empty_sandbox_plausible(struct kpleg_tracker *t, const char *uid, const char *sb_id,
+				    int type)
 {
 	struct cache_pod *p = cache_pod(t->cache, uid);
 
 	if (!p)
-		return false;
+		return type == RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT;
 	for (struct cache_ctr *ct = p->containers; ct; ct = ct->next)
 		if (!strcmp(ct->sandbox_id, sb_id))
 			return false;
@@ -79,7 +80,7 @@ static int build(struct kpleg_tracker *t, struct snap *s,
 
 	if (own_sandbox)
 		*complete = ev->n_containers_statuses > 0 ||
-			    empty_sandbox_plausible(t, s->uid, ps->id);
+			    empty_sandbox_plausible(t, s->uid, ps->id, ev->container_event_type);
 	else
 		*complete = is_deleted(ev);
 	r = snap_add_sandbox_status(s, ps);

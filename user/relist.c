@@ -243,6 +243,9 @@ static struct fetch_state *get_fetch(struct kpleg_tracker *t, const char *uid)
 		free(f);
 		return NULL;
 	}
+	pthread_mutex_lock(&t->stats_lock);
+	t->stats.fetches_pending = t->fetches.n;
+	pthread_mutex_unlock(&t->stats_lock);
 	return f;
 }
 

@@ -173,6 +173,7 @@ struct kpleg_health {
 	uint64_t last_relist_mono_ns;	/* start of the last successful relist, 0 = none */
 	uint64_t relists, relist_failures;
 	uint64_t fetches, fetch_failures;
+	size_t fetches_pending;		/* pods with a status fetch queued or in flight */
 	bool events_supported;		/* the runtime has an event stream */
 	bool events_connected;		/* and it is up now */
 	uint64_t events_received, events_rejected, stale_dropped;

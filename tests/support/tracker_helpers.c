@@ -116,6 +116,10 @@ void tk_start(struct tk_fx *fx)
 				fakecri__subscribers(fx->f) == want,
 			"event stream not connected (events_connected %d, subscribers %u)",
 			h.events_connected, fakecri__subscribers(fx->f));
+		/* The engine relists once more when the stream comes up; let that
+		 * relist pass so that later changes are the stream's to report. */
+		TK_WAIT((tk_health(fx, &h), h.relists >= 2),
+			"%" PRIu64 " relists after the stream came up, want 2", h.relists);
 	}
 }
 
