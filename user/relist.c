@@ -292,12 +292,17 @@ void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct
 		t->relist_pending++;
 	}
 	if (f->inflight) {
-		f->dirty = true; /* coalesced: one more fetch after this one */
+		/* Coalesced: one more fetch after this one, unless the relist
+		 * asking started before that fetch was queued: then the fetch
+		 * reads the runtime after the list did, and answers it. */
+		if (!from_relist || f->queued_ns < t->relist_list_ns)
+			f->dirty = true;
 		return;
 	}
 	j = make_job(t, f);
 	if (!j)
 		return;
 	f->inflight = true;
+	f->queued_ns = now_mono_ns();
 	workers_submit(t, j);
 }

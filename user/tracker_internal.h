@@ -69,6 +69,7 @@ struct fetch_state {
 	struct hnode node;
 	char uid[KPLEG_ID_MAX];
 	bool inflight, dirty, discover;
+	uint64_t queued_ns;		/* when the job in flight was handed to the workers */
 	uint64_t relist_gen;		/* the relist that waits for it, 0 = none */
 	size_t n_ids, cap_ids;
 	struct fetch_id *ids;
