@@ -84,11 +84,17 @@ deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/install-deps.sh
 	$(Q)scripts/install-deps.sh
 
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
 test: all $(TEST_BINS) $(GEN)/cri.desc $(GEN)/upstream.desc $(GEN)/bad_cri.desc
 	$(Q)BUILD=$(BUILD) scripts/run-tests.sh
 
 demo: all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+# Side-by-side benchmarks; writes bench/RESULTS.md (takes ~6 minutes).
+bench: all $(BENCH_BINS)
+	$(Q)BUILD=$(BUILD) BENCH_BIN=$(BUILD)/bench bench/run.sh
 
 clean:
 	rm -rf build
@@ -161,6 +167,10 @@ $(BUILD)/libtestsupport.a: $(SUPPORT_OBJS)
 $(BUILD)/podctl: $(BUILD)/obj/tests/tools/podctl.o $(BUILD)/libtestsupport.a $(BUILD)/libkpleg.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libtestsupport.a $(BUILD)/libkpleg.a
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/fakecri: $(BUILD)/obj/tests/fakecri/main.o $(BUILD)/libfakecri.a $(BUILD)/libkpleg.a
 	$(call msg,LD,$@)

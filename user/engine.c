@@ -33,6 +33,10 @@ void msg__free(struct msg *m)
 	cri_msg_free(m->ctrs);
 	cri_msg_free(m->ev);
 	snap__free(m->snap);
+	if (m->job) {
+		m->job->result = NULL;
+		job__free(m->job);
+	}
 	free(m);
 }
 
@@ -224,6 +228,7 @@ static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
 	if (!f)
 		return;
 	f->inflight = false;
+	f->job = NULL; /* freed with @m */
 	if (f->dirty) {
 		f->dirty = false;
 		engine_request_fetch(t, f->uid, NULL, 0, false, false);

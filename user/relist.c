@@ -258,6 +258,12 @@ static struct job *make_job(struct kpleg_tracker *t, struct fetch_state *f)
 
 	if (!j)
 		return NULL;
+	j->result = msg__new(MSG_FETCH_DONE);
+	if (!j->result) {
+		free(j);
+		return NULL;
+	}
+	snprintf(j->result->uid, sizeof(j->result->uid), "%s", f->uid);
 	snprintf(j->uid, sizeof(j->uid), "%s", f->uid);
 	j->discover = f->discover || !p;
 	j->ids = f->ids;
@@ -272,6 +278,25 @@ static struct job *make_job(struct kpleg_tracker *t, struct fetch_state *f)
 	return j;
 }
 
+static bool in_job(const struct job *j, const char *id)
+{
+	for (size_t i = 0; i < j->n_ids; i++)
+		if (!strcmp(j->ids[i].id, id))
+			return true;
+	return false;
+}
+
+/* A request while a fetch is in flight: run once more afterwards only if the
+ * fetch cannot answer it, i.e. it started reading the runtime before the
+ * request's data (for a relist: its list) or lacks an id or a discovery. */
+static void coalesce(struct kpleg_tracker *t, struct fetch_state *f, uint64_t asked_ns)
+{
+	uint64_t started = atomic_load(&f->job->started_ns);
+
+	if ((started && started < asked_ns) || f->n_ids || (f->discover && !f->job->discover))
+		f->dirty = true;
+}
+
 void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct fetch_id *ids,
 			  size_t n_ids, bool discover, bool from_relist)
 {
@@ -284,25 +309,22 @@ void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct
 		return;
 	}
 	for (size_t i = 0; i < n_ids; i++)
-		add_id(&f->ids, &f->n_ids, &f->cap_ids, ids[i].id, ids[i].sandbox_id,
-		       ids[i].sandbox);
+		if (!f->inflight || !in_job(f->job, ids[i].id))
+			add_id(&f->ids, &f->n_ids, &f->cap_ids, ids[i].id, ids[i].sandbox_id,
+			       ids[i].sandbox);
 	f->discover |= discover;
 	if (from_relist && f->relist_gen != t->relist_gen) {
 		f->relist_gen = t->relist_gen;
 		t->relist_pending++;
 	}
 	if (f->inflight) {
-		/* Coalesced: one more fetch after this one, unless the relist
-		 * asking started before that fetch was queued: then the fetch
-		 * reads the runtime after the list did, and answers it. */
-		if (!from_relist || f->queued_ns < t->relist_list_ns)
-			f->dirty = true;
+		coalesce(t, f, from_relist ? t->relist_list_ns : now_mono_ns());
 		return;
 	}
 	j = make_job(t, f);
 	if (!j)
 		return;
 	f->inflight = true;
-	f->queued_ns = now_mono_ns();
+	f->job = j;
 	workers_submit(t, j);
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,6 +39,7 @@ struct msg {
 	Runtime__V1__ListContainersResponse *ctrs;
 	struct snap *snap;
 	Runtime__V1__ContainerEventResponse *ev;
+	struct job *job;		/* MSG_FETCH_DONE: the fetch it answers */
 	enum stream_state stream;
 	char uid[KPLEG_ID_MAX];
 };
@@ -59,6 +61,10 @@ struct job {
 	char uid[KPLEG_ID_MAX];
 	size_t n_ids;
 	struct fetch_id *ids;
+	_Atomic uint64_t started_ns;	/* set by the worker that runs it */
+	/* A fetch's answer, allocated with the job so that a worker can always
+	 * report back; it carries the job back to the engine, which frees both. */
+	struct msg *result;
 };
 
 void job__free(struct job *j);
@@ -69,7 +75,7 @@ struct fetch_state {
 	struct hnode node;
 	char uid[KPLEG_ID_MAX];
 	bool inflight, dirty, discover;
-	uint64_t queued_ns;		/* when the job in flight was handed to the workers */
+	struct job *job;		/* the one in flight; freed with its answer */
 	uint64_t relist_gen;		/* the relist that waits for it, 0 = none */
 	size_t n_ids, cap_ids;
 	struct fetch_id *ids;

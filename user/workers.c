@@ -18,6 +18,10 @@ void job__free(struct job *j)
 {
 	if (!j)
 		return;
+	if (j->result) {
+		j->result->job = NULL;
+		msg__free(j->result);
+	}
 	free(j->ids);
 	free(j);
 }
@@ -157,13 +161,11 @@ static int fetch_one(struct kpleg_tracker *t, struct snap *s, const struct fetch
 
 static void run_fetch(struct kpleg_tracker *t, struct job *j)
 {
-	struct msg *m = msg__new(MSG_FETCH_DONE);
+	struct msg *m = j->result;
 	int r = 0;
 
-	if (!m)
-		return;
-	snprintf(m->uid, sizeof(m->uid), "%s", j->uid);
-	m->ns = now_mono_ns();
+	atomic_store(&j->started_ns, now_mono_ns());
+	m->ns = atomic_load(&j->started_ns);
 	m->snap = snap__new(j->uid, KPLEG_SOURCE_RELIST, m->ns);
 	if (!m->snap)
 		r = -ENOMEM;
@@ -172,6 +174,9 @@ static void run_fetch(struct kpleg_tracker *t, struct job *j)
 	for (size_t i = 0; r == 0 && i < j->n_ids; i++)
 		r = fetch_one(t, m->snap, &j->ids[i]);
 	m->err = r;
+	/* The answer takes the job back to the engine. */
+	j->result = NULL;
+	m->job = j;
 	engine_post(t, m);
 }
 
@@ -181,11 +186,12 @@ static void *worker_main(void *arg)
 	struct job *j;
 
 	while ((j = take_job(t))) {
-		if (j->list)
+		if (j->list) {
 			run_list(t);
-		else
+			job__free(j);
+		} else {
 			run_fetch(t, j);
-		job__free(j);
+		}
 	}
 	return NULL;
 }
