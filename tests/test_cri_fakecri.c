@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "cri.h"
+#include "cri_listview.h"
 #include "fakecri.h"
 #include "kube.h"
 #include "testenv.h"
@@ -162,6 +163,42 @@ static void test_malformed_replies(void **state)
 	}
 	free(sb);
 	free(ct);
+}
+
+/* The relist's wire reader on real gRPC replies: the same answers as the full
+ * decoder, the same rejections. */
+static void test_list_view(void **state)
+{
+	static const enum fakecri_reply bad[] = { FAKECRI_REPLY_GARBAGE, FAKECRI_REPLY_TRUNCATED,
+						  FAKECRI_REPLY_EMPTY_ID, FAKECRI_REPLY_BAD_ENUM,
+						  FAKECRI_REPLY_NO_METADATA };
+	static const char *const methods[] = { "ListPodSandbox", "ListContainers" };
+	struct fx *fx = *state;
+	struct cri_list_view *v = NULL;
+	struct cri_status st;
+
+	assert_int_equal(fakecri__populate(fx->f, 30, 3, true), 0);
+	assert_int_equal(cri_list_view(fx->c, 0, &v, &st), 0);
+	assert_int_equal(v->n_sandboxes, 30);
+	assert_int_equal(v->n_containers, 90);
+	for (size_t i = 0; i < v->n_containers; i++) {
+		assert_int_equal(v->containers[i].state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+		assert_non_null(v->containers[i].pod_uid_label);
+	}
+	cri_list_view_free(v);
+	for (size_t m = 0; m < 2; m++)
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			struct fakecri_fault fault = { .reply = bad[k], .count = 1 };
+			int r;
+
+			v = NULL;
+			assert_int_equal(fakecri__set_fault(fx->f, methods[m], &fault), 0);
+			r = cri_list_view(fx->c, 0, &v, &st);
+			if ((r != -EPROTO && r != -EBADMSG) || !strstr(st.message, methods[m]))
+				fail_msg("%s fault %d: got %d \"%s\"", methods[m], bad[k], r,
+					 st.message);
+			assert_null(v);
+		}
 }
 
 static void test_error_codes(void **state)
@@ -331,6 +368,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_probe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_events_and_breaks, setup, teardown),

@@ -109,10 +109,10 @@ void cri_msg_free(void *msg)
 	pb_arena_free(msg);
 }
 
-/* One unary call: a single batch with all six ops on a private pluck queue. */
-static int call_unary(struct cri_client *c, const char *method, const ProtobufCMessage *req,
-		      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
-		      ProtobufCMessage **ret, struct cri_status *st)
+/* One unary call: a single batch with all six ops on a private pluck queue.
+ * The reply's raw bytes go to *@ret_recv (the caller destroys them). */
+int cri_call_raw(struct cri_client *c, const char *method, const ProtobufCMessage *req,
+		 int timeout_ms, grpc_byte_buffer **ret_recv, struct cri_status *st)
 {
 	char path[96];
 	grpc_metadata_array md_init, md_trail;
@@ -164,13 +164,9 @@ static int call_unary(struct cri_client *c, const char *method, const ProtobufCM
 		r = cri_status_from_grpc(st, code, details);
 		goto cleanup;
 	}
-	r = pb_unpack_arena(recv, resp_desc, KPLEG_MAX_MSG_SIZE, ret);
-	if (r < 0) {
-		cri_set_status(st, GRPC_STATUS_OK, r, "%s: reply does not decode as %s", method,
-			       resp_desc->name);
-		goto cleanup;
-	}
-	cri_set_status(st, GRPC_STATUS_OK, 0, "OK");
+	*ret_recv = recv;
+	recv = NULL;
+	r = cri_set_status(st, GRPC_STATUS_OK, 0, "OK");
 cleanup:
 	if (call)
 		grpc_call_unref(call);
@@ -186,6 +182,24 @@ cleanup:
 	grpc_metadata_array_destroy(&md_init);
 	grpc_metadata_array_destroy(&md_trail);
 	return r;
+}
+
+static int call_unary(struct cri_client *c, const char *method, const ProtobufCMessage *req,
+		      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+		      ProtobufCMessage **ret, struct cri_status *st)
+{
+	grpc_byte_buffer *recv = NULL;
+	int r = cri_call_raw(c, method, req, timeout_ms, &recv, st);
+
+	if (r < 0)
+		return r;
+	r = pb_unpack_arena(recv, resp_desc, KPLEG_MAX_MSG_SIZE, ret);
+	if (recv)
+		grpc_byte_buffer_destroy(recv);
+	if (r < 0)
+		return cri_set_status(st, GRPC_STATUS_OK, r, "%s: reply does not decode as %s",
+				      method, resp_desc->name);
+	return 0;
 }
 
 /* Runs @validate on a decoded reply; frees it and reports -EPROTO if it fails. */

@@ -20,5 +20,10 @@ int cri_set_status(struct cri_status *st, grpc_status_code code, int err, const 
 /* Copies a gRPC status detail slice into @st and returns the mapped errno. */
 int cri_status_from_grpc(struct cri_status *st, grpc_status_code code, grpc_slice details);
 
+/* A unary call whose reply is left undecoded in *@ret_recv (may be NULL for
+ * an empty message); the caller destroys it. */
+int cri_call_raw(struct cri_client *c, const char *method, const ProtobufCMessage *req,
+		 int timeout_ms, grpc_byte_buffer **ret_recv, struct cri_status *st);
+
 /* gRPC wants an absolute deadline. */
 gpr_timespec cri_deadline_ms(int timeout_ms);

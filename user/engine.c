@@ -29,8 +29,7 @@ void msg__free(struct msg *m)
 {
 	if (!m)
 		return;
-	cri_msg_free(m->pods);
-	cri_msg_free(m->ctrs);
+	cri_list_view_free(m->view);
 	cri_msg_free(m->ev);
 	snap__free(m->snap);
 	if (m->job) {

@@ -78,19 +78,19 @@ static struct lpod *get_lpod(struct diff *d, const char *uid)
 	return p;
 }
 
-static int diff_sandboxes(struct diff *d, const Runtime__V1__ListPodSandboxResponse *l)
+static int diff_sandboxes(struct diff *d, const struct cri_list_view *l)
 {
-	d->lsbs = calloc(l->n_items ? l->n_items : 1, sizeof(*d->lsbs));
+	d->lsbs = calloc(l->n_sandboxes ? l->n_sandboxes : 1, sizeof(*d->lsbs));
 	if (!d->lsbs)
 		return -ENOMEM;
-	for (size_t i = 0; i < l->n_items; i++) {
-		const Runtime__V1__PodSandbox *it = l->items[i];
-		struct lpod *p = get_lpod(d, it->metadata->uid);
+	for (size_t i = 0; i < l->n_sandboxes; i++) {
+		const struct lv_sandbox *it = &l->sandboxes[i];
+		struct lpod *p = get_lpod(d, it->uid);
 		struct cache_sb *sb = cache_sandbox(d->t->cache, it->id);
 
 		if (!p || add_id(&p->ids, &p->n, &p->cap, it->id, NULL, true) < 0)
 			return -ENOMEM;
-		if (!sb || sb->state != (int)it->state || strcmp(sb->pod->uid, p->uid))
+		if (!sb || sb->state != it->state || strcmp(sb->pod->uid, p->uid))
 			p->changed = true;
 		d->lsbs[i].node.key = it->id;
 		d->lsbs[i].pod = p;
@@ -100,43 +100,35 @@ static int diff_sandboxes(struct diff *d, const Runtime__V1__ListPodSandboxRespo
 	return 0;
 }
 
-static const char *label(const Runtime__V1__Container *c, const char *key)
-{
-	for (size_t i = 0; i < c->n_labels; i++)
-		if (!strcmp(c->labels[i]->key, key))
-			return c->labels[i]->value;
-	return NULL;
-}
-
 /* The pod of a listed container: its listed sandbox, else the cached one,
  * else the kubelet's label. */
-static const char *container_uid(struct diff *d, const Runtime__V1__Container *c)
+static const char *container_uid(struct diff *d, const struct lv_container *c)
 {
-	struct lsb *l = (struct lsb *)htab_find(&d->sandboxes, c->pod_sandbox_id);
+	struct lsb *l = (struct lsb *)htab_find(&d->sandboxes, c->sandbox_id);
 	struct cache_sb *sb;
 
 	if (l)
 		return l->pod->uid;
-	sb = cache_sandbox(d->t->cache, c->pod_sandbox_id);
+	sb = cache_sandbox(d->t->cache, c->sandbox_id);
 	if (sb)
 		return sb->pod->uid;
-	return label(c, "io.kubernetes.pod.uid");
+	return c->pod_uid_label;
 }
 
-static int diff_containers(struct diff *d, const Runtime__V1__ListContainersResponse *l)
+static int diff_containers(struct diff *d, const struct cri_list_view *l)
 {
 	for (size_t i = 0; i < l->n_containers; i++) {
-		const Runtime__V1__Container *it = l->containers[i];
+		const struct lv_container *it = &l->containers[i];
 		const char *uid = container_uid(d, it);
 		struct cache_ctr *ct = cache_container(d->t->cache, it->id);
 		struct lpod *p;
 
-		if (!uid || strlen(uid) >= KPLEG_ID_MAX)
+		if (!uid || !*uid || strlen(uid) >= KPLEG_ID_MAX)
 			continue; /* a container of no pod we can name */
 		p = get_lpod(d, uid);
-		if (!p || add_id(&p->ids, &p->n, &p->cap, it->id, it->pod_sandbox_id, false) < 0)
+		if (!p || add_id(&p->ids, &p->n, &p->cap, it->id, it->sandbox_id, false) < 0)
 			return -ENOMEM;
-		if (!ct || ct->state != (int)it->state)
+		if (!ct || ct->state != it->state)
 			p->changed = true;
 	}
 	return 0;
@@ -211,9 +203,9 @@ int relist_diff(struct kpleg_tracker *t, const struct msg *m)
 	if (r == 0)
 		r = htab_init(&d.sandboxes);
 	if (r == 0)
-		r = diff_sandboxes(&d, m->pods);
+		r = diff_sandboxes(&d, m->view);
 	if (r == 0)
-		r = diff_containers(&d, m->ctrs);
+		r = diff_containers(&d, m->view);
 	if (r == 0)
 		r = cache_for_each_pod(t->cache, diff_cached_pod, &d);
 	if (r == 0)

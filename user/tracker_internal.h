@@ -15,6 +15,7 @@
 
 #include "cache.h"
 #include "cri.h"
+#include "cri_listview.h"
 #include "htab.h"
 #include "kpleg/kpleg.h"
 #include "snapshot.h"
@@ -35,8 +36,7 @@ struct msg {
 	enum msg_type type;
 	int err;
 	uint64_t ns;			/* when the data was asked for / received */
-	Runtime__V1__ListPodSandboxResponse *pods;
-	Runtime__V1__ListContainersResponse *ctrs;
+	struct cri_list_view *view;	/* MSG_LIST_DONE */
 	struct snap *snap;
 	Runtime__V1__ContainerEventResponse *ev;
 	struct job *job;		/* MSG_FETCH_DONE: the fetch it answers */

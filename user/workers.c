@@ -71,9 +71,7 @@ static void run_list(struct kpleg_tracker *t)
 	if (!m)
 		return;
 	m->ns = now_mono_ns();
-	m->err = cri_list_pod_sandbox(t->cri, NULL, to, &m->pods, &st);
-	if (!m->err)
-		m->err = cri_list_containers(t->cri, NULL, to, &m->ctrs, &st);
+	m->err = cri_list_view(t->cri, to, &m->view, &st);
 	if (m->err)
 		log_v(1, "\"Relist failed\" endpoint=\"%s\" err=\"%s\"", t->endpoint, st.message);
 	engine_post(t, m);
