@@ -208,6 +208,10 @@ run_case() { # LABEL ENDPOINT EVENTS(yes|no) WATCH-ARGS...
         text_pid=$bg_pid
     fi
     must "$label: watch synced" wait_for 15 log_has "$log" '"Tracker synced"'
+    if [[ -n $text_pid ]]; then
+        # Its first sync must come before the pod, or it reports nothing of it.
+        must "$label: text watcher synced" wait_for 15 log_has "$tmp/$label.text.log" '"Tracker synced"'
+    fi
     if [[ $events == yes ]]; then
         must "$label: CRI event stream connected" wait_for 15 log_has "$log" 'CRI event stream connected'
     fi

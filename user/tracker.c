@@ -218,7 +218,13 @@ int kpleg_tracker__wait_synced(struct kpleg_tracker *t, int timeout_ms)
 		}
 	}
 	pthread_mutex_unlock(&t->change_lock);
-	return t->stopping && r == 0 && !t->stats.synced ? -ECANCELED : r;
+	if (r == 0) {
+		pthread_mutex_lock(&t->stats_lock);
+		if (!t->stats.synced)
+			r = -ECANCELED; /* stopped before the first sync */
+		pthread_mutex_unlock(&t->stats_lock);
+	}
+	return r;
 }
 
 int kpleg_tracker__get_pod(struct kpleg_tracker *t, const char *uid,

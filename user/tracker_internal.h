@@ -108,7 +108,8 @@ struct kpleg_tracker {
 
 	pthread_t engine_thread, events_thread, *workers;
 	unsigned n_workers;
-	bool started, stopping;
+	bool started;
+	atomic_bool stopping;		/* read by every thread without a lock */
 
 	/* engine's message queue */
 	pthread_mutex_t mq_lock;
