@@ -187,7 +187,9 @@ static void record_miss(struct kpleg_tracker *t, const char *uid, uint64_t ns)
 
 	pthread_rwlock_wrlock(&t->cache_lock);
 	e = (struct miss *)htab_find(&t->misses, uid);
-	if (!e && t->misses.n < 1024 && (e = calloc(1, sizeof(*e)))) {
+	if (!e && t->misses.n >= MISSES_MAX)
+		tracker_forget_misses(t); /* bounded: start over */
+	if (!e && (e = calloc(1, sizeof(*e)))) {
 		snprintf(e->uid, sizeof(e->uid), "%s", uid);
 		e->node.key = e->uid;
 		if (htab_add(&t->misses, &e->node) < 0) {

@@ -39,6 +39,8 @@ struct hnode *htab_find(const struct htab *t, const char *key)
 {
 	struct hnode *n;
 
+	if (!t->b)
+		return NULL; /* never initialised, or its init failed */
 	for (n = t->b[hash_str(key) & (t->nb - 1)]; n; n = n->next)
 		if (!strcmp(n->key, key))
 			return n;
@@ -70,6 +72,8 @@ int htab_add(struct htab *t, struct hnode *n)
 {
 	struct hnode **slot;
 
+	if (!t->b && htab_init(t) < 0)
+		return -ENOMEM;
 	if (t->n >= t->nb && htab_grow(t) < 0)
 		return -ENOMEM;
 	slot = &t->b[hash_str(n->key) & (t->nb - 1)];

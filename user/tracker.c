@@ -179,6 +179,12 @@ static void free_table(struct htab *h, size_t off_ids)
 	htab_fini(h);
 }
 
+void tracker_forget_misses(struct kpleg_tracker *t)
+{
+	free_table(&t->misses, 0);
+	htab_init(&t->misses); /* on failure htab_add retries */
+}
+
 void kpleg_tracker__free(struct kpleg_tracker *t)
 {
 	if (!t)

@@ -81,7 +81,8 @@ struct fetch_state {
 	struct fetch_id *ids;
 };
 
-/* A pod UID a targeted lookup did not find, and when. */
+/* A pod UID a targeted lookup did not find, and when (at most MISSES_MAX). */
+#define MISSES_MAX 1024
 struct miss {
 	struct hnode node;
 	uint64_t ns;
@@ -184,3 +185,5 @@ void *event_source_main(void *arg);
 void subs_deliver(struct kpleg_tracker *t, const struct kpleg_event *ev);
 
 uint64_t tracker_period_ns(const struct kpleg_tracker *t);
+/* Frees every recorded miss (cache write lock held, or no other thread). */
+void tracker_forget_misses(struct kpleg_tracker *t);
