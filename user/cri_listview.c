@@ -354,59 +354,55 @@ static void *grow(void *a, size_t n, size_t *cap, size_t size)
 	return b;
 }
 
-static int parse_segs_sandboxes(const struct seg *segs, size_t nseg, uint64_t len,
-				struct cri_list_view *v, char *why, size_t n)
+/* One item of the reply's repeated field 1, parsed and validated. */
+static int item_sandbox(struct rd *r, struct cri_list_view *v, char *why, size_t n)
 {
-	struct rd r = { .seg = segs, .nseg = nseg, .left = len };
-	size_t cap = 0;
-	int field, wt, e;
+	struct lv_sandbox *a = v->sandboxes;
+	unsigned labels = 0;
+	int e;
 
-	FIELDS(&r, field, wt, {
-		if (field == 1 && wt == WT_LEN) {
-			struct lv_sandbox *a = grow(v->sandboxes, v->n_sandboxes, &cap, sizeof(*a));
-			unsigned labels = 0;
-
-			if (!a)
-				return -ENOMEM;
-			v->sandboxes = a;
-			a = &a[v->n_sandboxes++];
-			memset(a, 0, sizeof(*a));
-			e = parse_sandbox(&r, v, a, &labels);
-			if (e == 0)
-				e = check_sandbox(a, labels, why, n);
-		} else {
-			e = skip_field(&r, wt);
-		}
-		if (e < 0)
-			return e;
-	})
-	return 0;
+	if (v->n_sandboxes == v->cap) {
+		a = grow(v->sandboxes, v->n_sandboxes, &v->cap, sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		v->sandboxes = a;
+	}
+	a = &v->sandboxes[v->n_sandboxes++];
+	memset(a, 0, sizeof(*a));
+	e = parse_sandbox(r, v, a, &labels);
+	return e < 0 ? e : check_sandbox(a, labels, why, n);
 }
 
-static int parse_segs_containers(const struct seg *segs, size_t nseg, uint64_t len,
-				 struct cri_list_view *v, char *why, size_t n)
+static int item_container(struct rd *r, struct cri_list_view *v, char *why, size_t n)
+{
+	struct lv_container *a = v->containers;
+	unsigned labels = 0;
+	int e;
+
+	if (v->n_containers == v->cap) {
+		a = grow(v->containers, v->n_containers, &v->cap, sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		v->containers = a;
+	}
+	a = &v->containers[v->n_containers++];
+	memset(a, 0, sizeof(*a));
+	e = parse_container(r, v, a, &labels);
+	return e < 0 ? e : check_container(a, labels, why, n);
+}
+
+typedef int (*item_fn)(struct rd *r, struct cri_list_view *v, char *why, size_t n);
+
+/* A List*Response: field 1 repeated, anything else skipped. */
+static int parse_segs(const struct seg *segs, size_t nseg, uint64_t len, item_fn item,
+		      struct cri_list_view *v, char *why, size_t n)
 {
 	struct rd r = { .seg = segs, .nseg = nseg, .left = len };
-	size_t cap = 0;
 	int field, wt, e;
 
+	v->cap = 0;
 	FIELDS(&r, field, wt, {
-		if (field == 1 && wt == WT_LEN) {
-			struct lv_container *a =
-				grow(v->containers, v->n_containers, &cap, sizeof(*a));
-			unsigned labels = 0;
-
-			if (!a)
-				return -ENOMEM;
-			v->containers = a;
-			a = &a[v->n_containers++];
-			memset(a, 0, sizeof(*a));
-			e = parse_container(&r, v, a, &labels);
-			if (e == 0)
-				e = check_container(a, labels, why, n);
-		} else {
-			e = skip_field(&r, wt);
-		}
+		e = field == 1 && wt == WT_LEN ? item(&r, v, why, n) : skip_field(&r, wt);
 		if (e < 0)
 			return e;
 	})
@@ -418,7 +414,7 @@ int lv_parse_sandboxes(const uint8_t *data, size_t len, struct cri_list_view *v,
 {
 	struct seg s = { data, len };
 
-	return parse_segs_sandboxes(&s, 1, len, v, why, n);
+	return parse_segs(&s, 1, len, item_sandbox, v, why, n);
 }
 
 int lv_parse_containers(const uint8_t *data, size_t len, struct cri_list_view *v, char *why,
@@ -426,7 +422,7 @@ int lv_parse_containers(const uint8_t *data, size_t len, struct cri_list_view *v
 {
 	struct seg s = { data, len };
 
-	return parse_segs_containers(&s, 1, len, v, why, n);
+	return parse_segs(&s, 1, len, item_container, v, why, n);
 }
 
 /* Parses @bb (NULL: an empty reply) in place, slice by slice. The reader and
@@ -472,8 +468,8 @@ static int parse_bb(grpc_byte_buffer *bb, bool containers, struct cri_list_view 
 		len += segs[i].len;
 	}
 	if (e == 0 && nseg)
-		e = containers ? parse_segs_containers(segs, nseg, len, v, why, n)
-			       : parse_segs_sandboxes(segs, nseg, len, v, why, n);
+		e = parse_segs(segs, nseg, len, containers ? item_container : item_sandbox, v,
+			       why, n);
 	for (size_t i = 0; i < nseg; i++)
 		grpc_slice_unref(slices[i]);
 	grpc_byte_buffer_reader_destroy(&reader);

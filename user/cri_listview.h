@@ -32,6 +32,7 @@ struct cri_list_view {
 	struct lv_sandbox *sandboxes;
 	struct lv_container *containers;
 	struct lv_pool *pool;
+	size_t cap;			/* of the array being parsed */
 };
 
 /* ListPodSandbox then ListContainers (no filters) into a new view. */
