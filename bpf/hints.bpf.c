@@ -6,7 +6,10 @@
  * processes are counted per cgroup: +1 at fork (also CLONE_INTO_CGROUP),
  * moved at cgroup_attach_task (cgroup.procs writes) and, as a fallback, at
  * exec; -1 when the thread group dies. `procs` remembers where each process
- * was counted, so a move can take it off its old cgroup.
+ * was counted, so a move can take it off its old cgroup. A cgroup whose name
+ * is one of targ_root_names starts tracking at mkdir at any level, tracked
+ * parent or not (kubepods appears with the first pod). HINT_CGROUP_CREATED
+ * carries the tracepoint's path (struct kpleg_hint_created).
  *
  * Only tp_btf programs: fentry and kprobes do not work on the project's kernel.
  * Handlers on the cgroup tracepoints run under a global lock with IRQs off:
@@ -22,11 +25,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 _Static_assert(sizeof(struct kpleg_hint) == KPLEG_HINT_SIZE, "kpleg_hint ABI");
 _Static_assert(sizeof(struct kpleg_cg_state) == KPLEG_CG_STATE_SIZE, "kpleg_cg_state ABI");
+_Static_assert(sizeof(struct kpleg_hint_created) == KPLEG_HINT_CREATED_SIZE,
+	       "kpleg_hint_created ABI");
 
 #define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
 
 const volatile __u32 targ_hierarchy_id = 0; /* cgrp->root->hierarchy_id; v2: 0 */
 const volatile __u32 targ_ctrl = KPLEG_CTRL_NONE; /* v1 controller, NONE: v2 */
+/* Read-only map memory: bpf_strncmp() takes its second string only from there. */
+const volatile char targ_root_names[KPLEG_MAX_ROOT_NAMES][KPLEG_ROOT_NAME_MAX] = {
+	"kubepods", "kubepods.slice",
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -55,19 +64,18 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
-static __always_inline void emit(__u32 type, __u64 cgid, const struct kpleg_cg_state *st,
-				 __u32 pid)
+static __always_inline void count_lost(void)
 {
-	struct kpleg_hint *h = bpf_ringbuf_reserve(&hints, sizeof(*h), 0);
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
 
-	if (!h) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+	if (n)
+		*n += 1; /* per CPU: no atomic needed */
+}
 
-		if (n)
-			*n += 1; /* per CPU: no atomic needed */
-		return;
-	}
+static __always_inline void fill(struct kpleg_hint *h, __u32 type, __u64 cgid,
+				 const struct kpleg_cg_state *st, __u32 pid)
+{
 	h->cgid = cgid;
 	h->parent_cgid = st->parent_cgid;
 	h->ts_ns = bpf_ktime_get_ns();
@@ -77,7 +85,62 @@ static __always_inline void emit(__u32 type, __u64 cgid, const struct kpleg_cg_s
 	h->pid = pid;
 	h->level = st->level;
 	h->flags = st->flags;
+}
+
+static __always_inline void emit(__u32 type, __u64 cgid, const struct kpleg_cg_state *st,
+				 __u32 pid)
+{
+	struct kpleg_hint *h = bpf_ringbuf_reserve(&hints, sizeof(*h), 0);
+
+	if (!h) {
+		count_lost();
+		return;
+	}
+	fill(h, type, cgid, st, pid);
 	bpf_ringbuf_submit(h, 0);
+}
+
+/* HINT_CGROUP_CREATED with the path: one bounded copy into the reservation. */
+static __always_inline void emit_created(__u64 cgid, const struct kpleg_cg_state *st,
+					 const char *path)
+{
+	struct kpleg_hint_created *c = bpf_ringbuf_reserve(&hints, sizeof(*c), 0);
+	long n;
+
+	if (!c) {
+		count_lost();
+		return;
+	}
+	fill(&c->hint, HINT_CGROUP_CREATED, cgid, st, 0);
+	n = bpf_probe_read_kernel_str(c->path, sizeof(c->path), path);
+	if (n <= 0) {
+		c->path[0] = '\0';
+		n = 1;
+	}
+	c->path_len = n - 1;
+	c->path_flags = n >= (long)sizeof(c->path) ? KPLEG_PATH_TRUNCATED : 0;
+	bpf_ringbuf_submit(c, 0);
+}
+
+/* Is the cgroup's own name (kn->name) one of targ_root_names? The name is
+ * read once into a buffer twice the size of a root name, so a longer name
+ * cut by the read can never equal one. */
+static __always_inline bool root_named(struct cgroup *cgrp)
+{
+	char name[2 * KPLEG_ROOT_NAME_MAX];
+	const char *kname = BPF_CORE_READ(cgrp, kn, name);
+
+	if (!targ_root_names[0][0])
+		return false; /* none configured */
+	if (bpf_probe_read_kernel_str(name, sizeof(name), kname) <= 0)
+		return false;
+	for (int i = 0; i < KPLEG_MAX_ROOT_NAMES; i++) {
+		if (!targ_root_names[i][0])
+			continue;
+		if (!bpf_strncmp(name, sizeof(name), (const char *)targ_root_names[i]))
+			return true;
+	}
+	return false;
 }
 
 static __always_inline int ctrl_ssid(void)
@@ -164,15 +227,18 @@ int BPF_PROG(hints_mkdir, struct cgroup *cgrp, const char *path)
 		return 0;
 	pcgid = BPF_CORE_READ(cgrp, self.parent, cgroup, kn, id);
 	parent = bpf_map_lookup_elem(&cgroups, &pcgid);
-	if (!parent)
+	if (parent)
+		st.flags = KPLEG_CG_INHERITED;
+	else if (root_named(cgrp))
+		st.flags = KPLEG_CG_NAMED;
+	else
 		return 0;
 	cgid = BPF_CORE_READ(cgrp, kn, id);
 	st.parent_cgid = pcgid;
 	st.level = BPF_CORE_READ(cgrp, level);
-	st.flags = KPLEG_CG_INHERITED;
 	if (bpf_map_update_elem(&cgroups, &cgid, &st, BPF_NOEXIST))
 		return 0; /* full map or already seeded */
-	emit(HINT_CGROUP_CREATED, cgid, &st, 0);
+	emit_created(cgid, &st, path);
 	return 0;
 }
 

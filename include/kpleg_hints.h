@@ -7,6 +7,11 @@
  * buffer only carries struct kpleg_hint wake-ups; when one is lost (counted
  * per CPU) the reader reconciles from the map. Fixed-width fields only, no
  * pointers: the same layout on both sides of the ring.
+ *
+ * Ring records: HINT_CGROUP_CREATED is a struct kpleg_hint_created (584
+ * bytes: the struct kpleg_hint first, then the cgroup's path); every other
+ * type is a bare struct kpleg_hint (48 bytes). Read `type` from the first
+ * 48 bytes, then the record's size tells the rest.
  */
 #pragma once
 
@@ -42,6 +47,20 @@ enum kpleg_ctrl {
 #define KPLEG_CG_SEEDED (1u << 0)   /* found by the user-space walk at start */
 #define KPLEG_CG_INHERITED (1u << 1) /* tracked because its parent is (mkdir) */
 #define KPLEG_CG_EXITED (1u << 2)   /* live processes dropped to 0 at least once */
+#define KPLEG_CG_NAMED (1u << 3)    /* tracked because its name is a root name (mkdir) */
+
+/* Root names (rodata targ_root_names): a cgroup made with one of these names
+ * is tracked at any level even when its parent is not (kubepods appears with
+ * the first pod). Names are NUL-terminated, at most KPLEG_ROOT_NAME_MAX - 1
+ * bytes; an empty slot is unused. */
+#define KPLEG_MAX_ROOT_NAMES 4
+#define KPLEG_ROOT_NAME_MAX 32
+
+/* kpleg_hint_created.path: the cgroup_mkdir tracepoint's path, relative to
+ * the hierarchy's root ("/kubepods/besteffort/pod.../<id>"), NUL-terminated;
+ * cut at KPLEG_PATH_MAX - 1 bytes (then KPLEG_PATH_TRUNCATED is set). */
+#define KPLEG_PATH_MAX 512
+#define KPLEG_PATH_TRUNCATED (1u << 0)
 
 struct kpleg_hint {
 	__u64 cgid;	    /* kernfs id of the cgroup (never truncated) */
@@ -53,6 +72,14 @@ struct kpleg_hint {
 	__u32 pid;	    /* tgid involved (global pid namespace), 0 for cgroup ops */
 	__u32 level;	    /* cgroup level in its hierarchy (root = 0) */
 	__u32 flags;	    /* kpleg_cg_state.flags at the time of the hint */
+};
+
+/* HINT_CGROUP_CREATED only. */
+struct kpleg_hint_created {
+	struct kpleg_hint hint; /* hint.type == HINT_CGROUP_CREATED */
+	__u32 path_len;		/* strlen(path) */
+	__u32 path_flags;	/* KPLEG_PATH_* */
+	char path[KPLEG_PATH_MAX];
 };
 
 struct kpleg_cg_state {
@@ -70,6 +97,7 @@ struct kpleg_cg_state {
 
 #define KPLEG_HINT_SIZE 48
 #define KPLEG_CG_STATE_SIZE 56
+#define KPLEG_HINT_CREATED_SIZE (KPLEG_HINT_SIZE + 8 + KPLEG_PATH_MAX)
 
 /* Decodes a wait() status the way a shell reports it. */
 static inline __s32 kpleg_decode_exit(__u32 status)

@@ -35,7 +35,15 @@ struct env {
 	char root[PATH_MAX];	 /* tracked */
 	char sibling[PATH_MAX];	 /* not tracked */
 	char rootname[64];
+	char kpname[64];	 /* the root name (opts.root_names) of this run */
 	struct hints *h;
+	struct {
+		uint64_t cgid;
+		int rc;		 /* hints__path inside the callback */
+		char path[KPLEG_PATH_MAX];
+		char table[KPLEG_PATH_MAX];
+	} created[64];		 /* CREATED paths, a ring */
+	int n_created;
 	struct kpleg_hint seen[MAX_SEEN];
 	int n_seen;
 	char *dirs[MAX_DIRS];	 /* made by the current test, removed in teardown */
@@ -139,7 +147,39 @@ static int on_hint(void *ctx, const struct kpleg_hint *hint)
 
 	if (e->n_seen < MAX_SEEN)
 		e->seen[e->n_seen++] = *hint;
+	if (hint->type == HINT_CGROUP_CREATED) {
+		const struct kpleg_hint_created *c = (const void *)hint;
+		int i = e->n_created++ % 64;
+
+		e->created[i].cgid = hint->cgid;
+		snprintf(e->created[i].path, KPLEG_PATH_MAX, "%s", c->path);
+		assert_int_equal(c->path_len, strlen(c->path));
+		e->created[i].rc = hints__path(e->h, hint->cgid, e->created[i].table, KPLEG_PATH_MAX);
+	}
 	return 0;
+}
+
+/* The CREATED path of @cgid as the ring and hints__path gave it in the callback. */
+static const char *created_path(struct env *e, uint64_t cgid)
+{
+	for (int i = 0; i < 64 && i < e->n_created; i++)
+		if (e->created[i].cgid == cgid) {
+			assert_int_equal(e->created[i].rc, 0);
+			assert_string_equal(e->created[i].table, e->created[i].path);
+			return e->created[i].path;
+		}
+	fail_msg("no CREATED path for cgid %llu", (unsigned long long)cgid);
+	return NULL;
+}
+
+static void assert_path(struct env *e, uint64_t cgid, const char *want)
+{
+	char buf[KPLEG_PATH_MAX];
+	int err = hints__path(e->h, cgid, buf, sizeof(buf));
+
+	if (err)
+		fail_msg("hints__path(%s): %s", want, strerror(-err));
+	assert_string_equal(buf, want);
 }
 
 static bool has(struct env *e, uint64_t cgid, uint32_t type)
@@ -186,15 +226,20 @@ static int group_setup(void **state)
 {
 	struct env *e = *state;
 	struct hints_opts o = { .controller = e->controller };
-	const char *roots[1];
+	const char *roots[1], *names[1];
 	int err;
 
 	if (geteuid() != 0)
 		fail_msg("test_hints_bpf needs root (real BPF and cgroupfs); not skipping");
 	snprintf(e->rootname, sizeof(e->rootname), "kpleg-test-%d", getpid());
+	/* Not "kubepods": a real node's would collide. */
+	snprintf(e->kpname, sizeof(e->kpname), "kpleg-kp-%d", getpid());
 	roots[0] = e->rootname;
+	names[0] = e->kpname;
 	o.roots = roots;
 	o.n_roots = 1;
+	o.root_names = names;
+	o.n_root_names = 1;
 	e->h = hints__new(&o);
 	if (!e->h)
 		fail_msg("hints__new(%s): %s", e->controller, strerror(errno));
@@ -233,6 +278,7 @@ static int test_setup(void **state)
 	e->n_dirs = 0;
 	collect(e, 0, 0, 50); /* drain what earlier tests left */
 	e->n_seen = 0;
+	e->n_created = 0;
 	return 0;
 }
 
@@ -254,12 +300,19 @@ static void test_root_seeded(void **state)
 {
 	struct env *e = *state;
 	struct kpleg_cg_state st;
+	char want[128], buf[KPLEG_PATH_MAX];
 
 	assert_int_equal(hints__lookup(e->h, cg_id(e->root), &st), 0);
 	assert_true(st.flags & KPLEG_CG_SEEDED);
 	assert_int_equal(st.level, 1);
 	assert_int_equal(st.live_tasks, 0);
 	assert_int_equal(hints__lookup(e->h, cg_id(e->sibling), &st), -ENOENT);
+	/* The seeding walk's path, relative to the mount like the tracepoint's. */
+	snprintf(want, sizeof(want), "/%s", e->rootname);
+	assert_path(e, cg_id(e->root), want);
+	assert_int_equal(hints__path(e->h, cg_id(e->root), buf, 3), -ENAMETOOLONG);
+	assert_int_equal(hints__path(e->h, cg_id(e->sibling), buf, sizeof(buf)), -ENOENT);
+	fprintf(stderr, "# seeded path %s\n", want);
 }
 
 static void check_run(struct env *e, const char *name, const char *script, int want_code,
@@ -269,9 +322,13 @@ static void check_run(struct env *e, const char *name, const char *script, int w
 	struct kpleg_cg_state st;
 	char *dir = mk_cgroup(e, e->root, name);
 	uint64_t id = cg_id(dir), root_id = cg_id(e->root);
+	char want[128], buf[KPLEG_PATH_MAX];
 	int n, status;
 
 	collect(e, id, HINT_CGROUP_CREATED, 2000);
+	snprintf(want, sizeof(want), "/%s/%s", e->rootname, name);
+	assert_string_equal(created_path(e, id), want);
+	assert_path(e, id, want);
 	status = wait_status(run_in(dir, script));
 	assert_int_equal(status, want_status);
 	collect(e, id, HINT_EXITED, 2000);
@@ -299,6 +356,8 @@ static void check_run(struct env *e, const char *name, const char *script, int w
 	collect(e, id, HINT_CGROUP_REMOVED, 2000);
 	assert_true(has(e, id, HINT_CGROUP_REMOVED));
 	assert_int_equal(hints__lookup(e->h, id, &st), -ENOENT);
+	assert_int_equal(hints__path(e->h, id, buf, sizeof(buf)), -ENOENT);
+	fprintf(stderr, "# %s: CREATED path %s, gone after rmdir\n", name, want);
 }
 
 static void test_exit_code(void **state)
@@ -350,6 +409,65 @@ static void test_nested_fork(void **state)
 	assert_int_equal(got[2].exit_code, 3);
 	assert_int_equal(hints__lookup(e->h, id, &st), 0);
 	assert_int_equal(st.live_tasks, 0);
+}
+
+/* A cgroup named like a root name, made after start at the top and below an
+ * untracked cgroup, starts tracking; its child inherits; another name not. */
+static void test_root_named(void **state)
+{
+	struct env *e = *state;
+	struct kpleg_cg_state st;
+	struct kpleg_hint got[16];
+	char other[64], want[128];
+	char *kp, *ctr, *deep, *oth;
+	uint64_t kp_id, ctr_id, deep_id, oth_id;
+	int n;
+
+	snprintf(other, sizeof(other), "kpleg-other-%d", getpid());
+	kp = mk_cgroup(e, e->mount, e->kpname);
+	kp_id = cg_id(kp);
+	collect(e, kp_id, HINT_CGROUP_CREATED, 2000);
+	assert_true(has(e, kp_id, HINT_CGROUP_CREATED));
+	snprintf(want, sizeof(want), "/%s", e->kpname);
+	assert_string_equal(created_path(e, kp_id), want);
+	assert_path(e, kp_id, want);
+	assert_int_equal(hints__lookup(e->h, kp_id, &st), 0);
+	assert_true(st.flags & KPLEG_CG_NAMED);
+	assert_int_equal(st.level, 1);
+
+	ctr = mk_cgroup(e, kp, "ctr");
+	ctr_id = cg_id(ctr);
+	assert_int_equal(wait_status(run_in(ctr, "exit 5")), 5 << 8);
+	collect(e, ctr_id, HINT_EXITED, 2000);
+	n = hints_of(e, ctr_id, got, 16);
+	assert_int_equal(n, 3);
+	assert_int_equal(got[0].type, HINT_CGROUP_CREATED);
+	assert_int_equal(got[0].parent_cgid, kp_id);
+	assert_int_equal(got[0].level, 2);
+	assert_int_equal(got[0].flags, KPLEG_CG_INHERITED);
+	assert_int_equal(got[2].type, HINT_EXITED);
+	assert_int_equal(got[2].exit_code, 5);
+	snprintf(want, sizeof(want), "/%s/ctr", e->kpname);
+	assert_string_equal(created_path(e, ctr_id), want);
+
+	/* Any level: below the untracked sibling. */
+	deep = mk_cgroup(e, e->sibling, e->kpname);
+	deep_id = cg_id(deep);
+	collect(e, deep_id, HINT_CGROUP_CREATED, 2000);
+	assert_int_equal(hints__lookup(e->h, deep_id, &st), 0);
+	assert_true(st.flags & KPLEG_CG_NAMED);
+	assert_int_equal(st.level, 2);
+	snprintf(want, sizeof(want), "%s/%s", e->sibling + strlen(e->mount), e->kpname);
+	assert_string_equal(created_path(e, deep_id), want);
+
+	/* Another name at the top: nothing. */
+	oth = mk_cgroup(e, e->mount, other);
+	oth_id = cg_id(oth);
+	collect(e, 0, 0, 200);
+	assert_false(has(e, oth_id, HINT_CGROUP_CREATED));
+	assert_int_equal(hints__lookup(e->h, oth_id, &st), -ENOENT);
+	fprintf(stderr, "# root name %s: CREATED(named) child EXITED exit_code=%d, nested too, "
+		"%s untracked\n", e->kpname, got[2].exit_code, other);
 }
 
 /* memory v1 only: a real OOM kill under memory.limit_in_bytes. */
@@ -425,6 +543,7 @@ static void test_null_safe(void **state)
 	hints__free(NULL);
 	assert_int_equal(hints__fd(NULL), -EBADF);
 	assert_int_equal(hints__lookup(NULL, 1, &st), -EBADF);
+	assert_int_equal(hints__path(NULL, 1, NULL, 0), -EBADF);
 	assert_int_equal(hints__lost(NULL), 0);
 }
 
@@ -446,7 +565,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_root_seeded), T(test_exit_code), T(test_sigkill), T(test_untracked),
-		T(test_nested_fork), T(test_lost),	T(test_oom),
+		T(test_nested_fork), T(test_root_named), T(test_lost),	  T(test_oom),
 	};
 	/* The same minus the OOM kill, which needs v1's memory.limit_in_bytes. */
 	const size_t n_v2 = sizeof(tests) / sizeof(tests[0]) - 1;

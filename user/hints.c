@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,28 @@
 
 _Static_assert(sizeof(struct kpleg_hint) == KPLEG_HINT_SIZE, "kpleg_hint ABI");
 _Static_assert(sizeof(struct kpleg_cg_state) == KPLEG_CG_STATE_SIZE, "kpleg_cg_state ABI");
+_Static_assert(sizeof(struct kpleg_hint_created) == KPLEG_HINT_CREATED_SIZE,
+	       "kpleg_hint_created ABI");
+_Static_assert(offsetof(struct kpleg_hint_created, hint) == 0, "hint first");
 
 #define CGROUP_SUPER_MAGIC_V1 0x27e0eb
 #define CGROUP2_SUPER_MAGIC_V2 0x63677270
 #define HINTS_MAX_PROGS 8
 
+/* cgid -> path, chained hash; at most max_cgroups entries. */
+struct path_ent {
+	struct path_ent *next;
+	uint64_t cgid;
+	char path[];
+};
+
 struct hints {
+	struct path_ent **ptab;
+	size_t ptab_mask;
+	size_t n_paths;
+	uint64_t paths_dropped; /* table full */
+	char root_names[KPLEG_MAX_ROOT_NAMES][KPLEG_ROOT_NAME_MAX];
+	bool root_names_set;
 	char *mount;
 	uint32_t hier_id;
 	enum kpleg_ctrl ctrl;
@@ -53,6 +70,99 @@ static const struct {
 	{ "memory", KPLEG_CTRL_MEMORY }, { "devices", KPLEG_CTRL_DEVICES },
 	{ "freezer", KPLEG_CTRL_FREEZER }, { "pids", KPLEG_CTRL_PIDS },
 };
+
+/* ---- path table ------------------------------------------------------------ */
+
+static size_t path_slot(const struct hints *h, uint64_t cgid)
+{
+	uint64_t x = cgid * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(x ^ (x >> 29)) & h->ptab_mask;
+}
+
+static int path_init(struct hints *h)
+{
+	size_t n = 64;
+
+	while (n < h->max_cgroups / 4 && n < (1u << 20))
+		n <<= 1;
+	h->ptab = calloc(n, sizeof(*h->ptab));
+	if (!h->ptab)
+		return -ENOMEM;
+	h->ptab_mask = n - 1;
+	return 0;
+}
+
+static struct path_ent **path_find(struct hints *h, uint64_t cgid)
+{
+	struct path_ent **pp = &h->ptab[path_slot(h, cgid)];
+
+	while (*pp && (*pp)->cgid != cgid)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* @replace: a CREATED hint (the kernel's word) wins over a seeded entry. */
+static int path_put(struct hints *h, uint64_t cgid, const char *path, bool replace)
+{
+	struct path_ent **pp, *e;
+	size_t len = strlen(path);
+
+	if (!h->ptab || len >= KPLEG_PATH_MAX)
+		return -ENAMETOOLONG;
+	pp = path_find(h, cgid);
+	if (*pp && !replace)
+		return 0;
+	if (!*pp && h->n_paths >= h->max_cgroups) {
+		h->paths_dropped++;
+		return -ENOSPC;
+	}
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return -ENOMEM;
+	e->cgid = cgid;
+	memcpy(e->path, path, len + 1);
+	if (*pp) {
+		e->next = (*pp)->next;
+		free(*pp);
+	} else {
+		e->next = NULL;
+		h->n_paths++;
+	}
+	*pp = e;
+	return 0;
+}
+
+static void path_del(struct hints *h, uint64_t cgid)
+{
+	struct path_ent **pp, *e;
+
+	if (!h->ptab)
+		return;
+	pp = path_find(h, cgid);
+	e = *pp;
+	if (!e)
+		return;
+	*pp = e->next;
+	free(e);
+	h->n_paths--;
+}
+
+static void path_free_all(struct hints *h)
+{
+	if (!h->ptab)
+		return;
+	for (size_t i = 0; i <= h->ptab_mask; i++)
+		while (h->ptab[i]) {
+			struct path_ent *e = h->ptab[i];
+
+			h->ptab[i] = e->next;
+			free(e);
+		}
+	free(h->ptab);
+	h->ptab = NULL;
+	h->n_paths = 0;
+}
 
 int hints_cgroup_id(const char *path, uint64_t *ret_id)
 {
@@ -182,6 +292,19 @@ struct hints *hints__new(const struct hints_opts *opts)
 	}
 	h->ring_size = o.ring_size ? o.ring_size : 256 * 1024;
 	h->max_cgroups = o.max_cgroups ? o.max_cgroups : 65536;
+	if (o.root_names) {
+		err = -EINVAL;
+		if (o.n_root_names > KPLEG_MAX_ROOT_NAMES)
+			goto cleanup;
+		for (size_t i = 0; i < o.n_root_names; i++) {
+			if (!o.root_names[i] || !*o.root_names[i] ||
+			    strlen(o.root_names[i]) >= KPLEG_ROOT_NAME_MAX || strchr(o.root_names[i], '/'))
+				goto cleanup;
+			snprintf(h->root_names[i], KPLEG_ROOT_NAME_MAX, "%s", o.root_names[i]);
+		}
+		h->root_names_set = true;
+		err = -ENOMEM;
+	}
 	h->roots = calloc(o.n_roots, sizeof(*h->roots));
 	if (!h->roots)
 		goto cleanup;
@@ -232,6 +355,13 @@ static int seed_one(struct hints *h, const char *path, uint64_t pid, uint32_t le
 	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.cgroups), &id, &st, BPF_NOEXIST) &&
 	    errno != EEXIST)
 		return -errno;
+	/* Relative to the hierarchy's mount, like the tracepoints' paths. */
+	const char *rel = path + strlen(h->mount);
+
+	err = path_put(h, id, *rel ? rel : "/", false);
+	if (err == -ENOMEM)
+		return err;
+	err = 0;
 	/* Children inherit from here. */
 	DIR *d = opendir(path);
 	struct dirent *de;
@@ -341,12 +471,28 @@ static int attach_all(struct hints *h)
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct hints *h = ctx;
-	struct kpleg_hint hint;
+	struct kpleg_hint_created c;
 
-	if (size < sizeof(hint))
+	if (size < sizeof(c.hint))
 		return 0;
-	memcpy(&hint, data, sizeof(hint));
-	h->cb_ret = h->cb ? h->cb(h->cb_ctx, &hint) : 0;
+	memcpy(&c.hint, data, sizeof(c.hint));
+	if (c.hint.type == HINT_CGROUP_CREATED) {
+		if (size < sizeof(c))
+			return 0;
+		memcpy(&c, data, sizeof(c));
+		c.path[sizeof(c.path) - 1] = '\0';
+		if (c.path_flags & KPLEG_PATH_TRUNCATED) {
+			log_v(1, "\"hints: cgroup path too long, not kept\" cgid=%llu",
+			      (unsigned long long)c.hint.cgid);
+			path_del(h, c.hint.cgid);
+		} else if (path_put(h, c.hint.cgid, c.path, true) == -ENOSPC &&
+			   h->paths_dropped == 1) {
+			log_warn("\"hints: path table full, paths dropped\" max=%u", h->max_cgroups);
+		}
+	}
+	h->cb_ret = h->cb ? h->cb(h->cb_ctx, &c.hint) : 0;
+	if (c.hint.type == HINT_CGROUP_REMOVED)
+		path_del(h, c.hint.cgid);
 	return h->cb_ret ? -ECANCELED : 0;
 }
 
@@ -361,6 +507,13 @@ int hints__start(struct hints *h)
 		return errno == EPERM ? -EPERM : -ENOTSUP;
 	h->skel->rodata->targ_hierarchy_id = h->hier_id;
 	h->skel->rodata->targ_ctrl = h->ctrl;
+	if (h->root_names_set)
+		for (int i = 0; i < KPLEG_MAX_ROOT_NAMES; i++)
+			for (int j = 0; j < KPLEG_ROOT_NAME_MAX; j++)
+				h->skel->rodata->targ_root_names[i][j] = h->root_names[i][j];
+	err = path_init(h);
+	if (err)
+		goto cleanup;
 	err = bpf_map__set_max_entries(h->skel->maps.hints, h->ring_size);
 	if (!err)
 		err = bpf_map__set_max_entries(h->skel->maps.cgroups, h->max_cgroups);
@@ -395,6 +548,7 @@ cleanup:
 	h->n_links = 0;
 	hints_bpf__destroy(h->skel);
 	h->skel = NULL;
+	path_free_all(h);
 	return err;
 }
 
@@ -449,6 +603,29 @@ int hints__lookup(const struct hints *h, uint64_t cgid, struct kpleg_cg_state *r
 	return 0;
 }
 
+int hints__path(struct hints *h, uint64_t cgid, char *buf, size_t n)
+{
+	struct kpleg_cg_state st;
+	struct path_ent **pp;
+	size_t len;
+
+	if (!h || !h->skel || !h->ptab)
+		return -EBADF;
+	pp = path_find(h, cgid);
+	if (!*pp)
+		return -ENOENT;
+	/* A lost REMOVED hint: the map is the authority. */
+	if (bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.cgroups), &cgid, &st) && errno == ENOENT) {
+		path_del(h, cgid);
+		return -ENOENT;
+	}
+	len = strlen((*pp)->path);
+	if (!buf || len >= n)
+		return -ENAMETOOLONG;
+	memcpy(buf, (*pp)->path, len + 1);
+	return 0;
+}
+
 const char *hints__mount(const struct hints *h)
 {
 	return h->mount;
@@ -467,6 +644,7 @@ void hints__free(struct hints *h)
 	for (int i = 0; i < h->n_links; i++)
 		bpf_link__destroy(h->links[i]);
 	hints_bpf__destroy(h->skel);
+	path_free_all(h);
 	for (size_t i = 0; i < h->n_roots; i++)
 		free(h->roots[i]);
 	free(h->roots);

@@ -24,6 +24,12 @@ struct hints_opts {
 	const char *cgroup_mount;  /* default "/sys/fs/cgroup" */
 	const char *const *roots;  /* relative to the hierarchy's mount; default {"kubepods"} */
 	size_t n_roots;
+	/* Root names: a cgroup made (mkdir) after start with one of these
+	 * names is tracked at any level, its parent tracked or not. NULL:
+	 * {"kubepods", "kubepods.slice"}; non-NULL with n_root_names 0: none.
+	 * At most KPLEG_MAX_ROOT_NAMES, each shorter than KPLEG_ROOT_NAME_MAX. */
+	const char *const *root_names;
+	size_t n_root_names;
 	uint32_t ring_size;	   /* bytes, power of 2 >= page size; 0: 256 KiB */
 	uint32_t max_cgroups;	   /* 0: 65536 */
 };
@@ -40,7 +46,11 @@ int hints__start(struct hints *h);
 /* The ring buffer's epoll fd, for the caller's loop; -EBADF before start. */
 int hints__fd(const struct hints *h);
 
-/* Return non-zero to stop the poll; the value is handed back by hints__poll. */
+/* Return non-zero to stop the poll; the value is handed back by hints__poll.
+ * For HINT_CGROUP_CREATED @hint is the first member of a whole struct
+ * kpleg_hint_created (cast it to read the path); its path is in the
+ * hints__path table before @cb runs. For HINT_CGROUP_REMOVED the path is
+ * still answered inside @cb and dropped after it. */
 typedef int (*hints_cb)(void *ctx, const struct kpleg_hint *hint);
 
 /* Waits up to @timeout_ms (-1: forever) and calls @cb for each hint.
@@ -52,6 +62,14 @@ uint64_t hints__lost(const struct hints *h);
 
 /* The map state of @cgid; -ENOENT when it is not tracked. */
 int hints__lookup(const struct hints *h, uint64_t cgid, struct kpleg_cg_state *ret_state);
+
+/* The path of tracked cgroup @cgid relative to the hierarchy's mount, as the
+ * cgroup tracepoints write it ("/kubepods/burstable/pod<uid>/<id>"), into
+ * @buf: known from the seeding walk and from CREATED hints, dropped on
+ * REMOVED (or when the map no longer has @cgid). -ENOENT: unknown (also a
+ * lost CREATED hint, or a path longer than KPLEG_PATH_MAX - 1 bytes);
+ * -ENAMETOOLONG: @n too small. */
+int hints__path(struct hints *h, uint64_t cgid, char *buf, size_t n);
 
 /* The tracked hierarchy: mount path (e.g. /sys/fs/cgroup/memory) and id. */
 const char *hints__mount(const struct hints *h);
