@@ -36,7 +36,7 @@ struct diff {
 	struct lsb *lsbs;
 };
 
-static int add_id(struct fetch_id **ids, size_t *n, size_t *cap, const char *id,
+int fetch_ids_add(struct fetch_id **ids, size_t *n, size_t *cap, const char *id,
 		  const char *sandbox_id, bool sandbox)
 {
 	struct fetch_id *f;
@@ -88,7 +88,7 @@ static int diff_sandboxes(struct diff *d, const struct cri_list_view *l)
 		struct lpod *p = get_lpod(d, it->uid);
 		struct cache_sb *sb = cache_sandbox(d->t->cache, it->id);
 
-		if (!p || add_id(&p->ids, &p->n, &p->cap, it->id, NULL, true) < 0)
+		if (!p || fetch_ids_add(&p->ids, &p->n, &p->cap, it->id, NULL, true) < 0)
 			return -ENOMEM;
 		if (!sb || sb->state != it->state || strcmp(sb->pod->uid, p->uid))
 			p->changed = true;
@@ -126,7 +126,7 @@ static int diff_containers(struct diff *d, const struct cri_list_view *l)
 		if (!uid || !*uid || strlen(uid) >= KPLEG_ID_MAX)
 			continue; /* a container of no pod we can name */
 		p = get_lpod(d, uid);
-		if (!p || add_id(&p->ids, &p->n, &p->cap, it->id, it->sandbox_id, false) < 0)
+		if (!p || fetch_ids_add(&p->ids, &p->n, &p->cap, it->id, it->sandbox_id, false) < 0)
 			return -ENOMEM;
 		if (!ct || ct->state != it->state)
 			p->changed = true;
@@ -246,7 +246,6 @@ static struct job *make_job(struct kpleg_tracker *t, struct fetch_state *f)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	struct cache_pod *p = cache_pod(t->cache, f->uid);
-	size_t cap = f->cap_ids;
 
 	if (!j)
 		return NULL;
@@ -260,13 +259,14 @@ static struct job *make_job(struct kpleg_tracker *t, struct fetch_state *f)
 	j->discover = f->discover || !p;
 	j->ids = f->ids;
 	j->n_ids = f->n_ids;
+	j->cap_ids = f->cap_ids;
 	f->ids = NULL;
 	f->n_ids = f->cap_ids = 0;
 	f->discover = false;
 	for (struct cache_sb *sb = p ? p->sandboxes : NULL; sb; sb = sb->next)
-		add_id(&j->ids, &j->n_ids, &cap, sb->id, NULL, true);
+		fetch_ids_add(&j->ids, &j->n_ids, &j->cap_ids, sb->id, NULL, true);
 	for (struct cache_ctr *ct = p ? p->containers : NULL; ct; ct = ct->next)
-		add_id(&j->ids, &j->n_ids, &cap, ct->id, ct->sandbox_id, false);
+		fetch_ids_add(&j->ids, &j->n_ids, &j->cap_ids, ct->id, ct->sandbox_id, false);
 	return j;
 }
 
@@ -302,7 +302,7 @@ void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct
 	}
 	for (size_t i = 0; i < n_ids; i++)
 		if (!f->inflight || !in_job(f->job, ids[i].id))
-			add_id(&f->ids, &f->n_ids, &f->cap_ids, ids[i].id, ids[i].sandbox_id,
+			fetch_ids_add(&f->ids, &f->n_ids, &f->cap_ids, ids[i].id, ids[i].sandbox_id,
 			       ids[i].sandbox);
 	f->discover |= discover;
 	if (from_relist && f->relist_gen != t->relist_gen) {

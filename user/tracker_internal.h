@@ -59,7 +59,7 @@ struct job {
 	bool list;			/* a relist; else a fetch of @uid */
 	bool discover;			/* look the pod's objects up by its UID first */
 	char uid[KPLEG_ID_MAX];
-	size_t n_ids;
+	size_t n_ids, cap_ids;
 	struct fetch_id *ids;
 	_Atomic uint64_t started_ns;	/* set by the worker that runs it */
 	/* A fetch's answer, allocated with the job so that a worker can always
@@ -68,6 +68,9 @@ struct job {
 };
 
 void job__free(struct job *j);
+/* Adds an id to a growing array unless it is there already. 0 or -ENOMEM. */
+int fetch_ids_add(struct fetch_id **ids, size_t *n, size_t *cap, const char *id,
+		  const char *sandbox_id, bool sandbox);
 
 /* Per-pod fetch bookkeeping (engine thread only): at most one fetch in
  * flight per pod; requests meanwhile mark it dirty and it runs again. */

@@ -77,24 +77,6 @@ static void run_list(struct kpleg_tracker *t)
 	engine_post(t, m);
 }
 
-static int add_fetch_id(struct job *j, const char *id, const char *sandbox_id, bool sandbox)
-{
-	struct fetch_id *a;
-
-	for (size_t i = 0; i < j->n_ids; i++)
-		if (!strcmp(j->ids[i].id, id))
-			return 0;
-	a = realloc(j->ids, (j->n_ids + 1) * sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	j->ids = a;
-	a = &j->ids[j->n_ids++];
-	snprintf(a->id, sizeof(a->id), "%s", id);
-	snprintf(a->sandbox_id, sizeof(a->sandbox_id), "%s", sandbox_id ? sandbox_id : "");
-	a->sandbox = sandbox;
-	return 0;
-}
-
 /* Finds the pod's sandboxes by the kubelet's uid label, and their containers. */
 static int discover(struct kpleg_tracker *t, struct job *j)
 {
@@ -115,12 +97,14 @@ static int discover(struct kpleg_tracker *t, struct job *j)
 		Runtime__V1__ContainerFilter cf = RUNTIME__V1__CONTAINER_FILTER__INIT;
 		Runtime__V1__ListContainersResponse *cl = NULL;
 
-		r = add_fetch_id(j, pl->items[i]->id, NULL, true);
+		r = fetch_ids_add(&j->ids, &j->n_ids, &j->cap_ids, pl->items[i]->id, NULL,
+				  true);
 		cf.pod_sandbox_id = pl->items[i]->id;
 		if (r == 0)
 			r = cri_list_containers(t->cri, &cf, to, &cl, &st);
 		for (size_t k = 0; r == 0 && k < cl->n_containers; k++)
-			r = add_fetch_id(j, cl->containers[k]->id, pl->items[i]->id, false);
+			r = fetch_ids_add(&j->ids, &j->n_ids, &j->cap_ids, cl->containers[k]->id,
+					  pl->items[i]->id, false);
 		cri_msg_free(cl);
 	}
 	cri_msg_free(pl);
