@@ -22,7 +22,14 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
-cleanup() { scripts/containerd.sh stop-all >/dev/null 2>&1 || true; }
+# Only this suite's instances: a benchmark or a demo may be running beside it.
+INSTANCES=(1.6:cd16 1.7:cd17 1.7:cdkill)
+cleanup() {
+    local v
+    for v in "${INSTANCES[@]}"; do
+        scripts/containerd.sh stop "${v%%:*}" --name "${v#*:}" >/dev/null 2>&1 || true
+    done
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

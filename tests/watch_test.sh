@@ -179,6 +179,17 @@ died_exit_3() { # FILE CID
         --arg id "$2"
 }
 
+confirmed_once() { # FILE CID
+    jqe "$1" 'map(select(.container_id == $id)) |
+        (map(select(.type == "ContainerConfirmed")) | length) as $c |
+        (map(select(.type == "ContainerDied"))[0]) as $d |
+        if $d.provisional then $c == 1 and
+            (map(select(.type == "ContainerConfirmed"))[0] |
+             .exit_code == 3 and .kernel_exit_code == 3 and .corrected == false and
+             .kernel_mono_ns == $d.kernel_mono_ns)
+        else $c == 0 end' --arg id "$2"
+}
+
 sandbox_lines_have_no_container() { # FILE SANDBOX
     jqe "$1" 'map(select(.sandbox_id == $sb and (.type | startswith("Sandbox")))) |
         all(has("container_id") | not)' --arg sb "$2"
@@ -254,8 +265,13 @@ run_case() { # LABEL ENDPOINT EVENTS(yes|no) WATCH-ARGS...
     local types want
     types=$(ctr_types "$json" "$cid")
     if [[ $events == yes ]]; then
+        # Default mode: with kernel hints the Died may be provisional, and
+        # then exactly one ContainerConfirmed follows it.
         want="ContainerCreated ContainerStarted ContainerDied ContainerRemoved"
-        check "$label: container events exactly '$want' (got '$types')" test "$types" = "$want"
+        check "$label: container events exactly '$want' (got '$types')" \
+            test "${types/ ContainerConfirmed/}" = "$want"
+        check "$label: a provisional ContainerDied is confirmed once, exit 3 both times" \
+            confirmed_once "$json" "$cid"
     else
         want="ContainerStarted ContainerDied ContainerRemoved"
         check "$label: container events '[ContainerCreated] $want' (got '$types')" \

@@ -99,6 +99,9 @@ void cache_bury(struct cache *c, const char *id)
 void cache_stats(struct cache *c, struct cache_stats *ret)
 {
 	ret->stale_dropped = c->stale_dropped;
+	ret->provisional = c->provisional;
+	ret->confirmed = c->confirmed;
+	ret->corrected = c->corrected;
 	ret->pods = c->pods.n;
 	ret->sandboxes = c->sandboxes.n;
 	ret->containers = c->containers.n;
@@ -131,6 +134,12 @@ static void copy_str(char *dst, size_t n, const char *src)
 void cache_emit(struct merge *m, enum kpleg_event_type type, const char *sandbox_id,
 		 const struct cache_ctr *ct)
 {
+	cache_emit_x(m, type, sandbox_id, ct, NULL);
+}
+
+void cache_emit_x(struct merge *m, enum kpleg_event_type type, const char *sandbox_id,
+		  const struct cache_ctr *ct, const struct kpleg_event_extra *x)
+{
 	struct kpleg_event ev = { .type = type, .source = m->s->source,
 				  .observed_mono_ns = m->s->observed_ns };
 
@@ -141,11 +150,21 @@ void cache_emit(struct merge *m, enum kpleg_event_type type, const char *sandbox
 	if (ct) {
 		copy_str(ev.container_id, sizeof(ev.container_id), ct->id);
 		copy_str(ev.container_name, sizeof(ev.container_name), ct->name);
-		if (type == KPLEG_EVENT_CONTAINER_DIED && ct->state == KPLEG_CONTAINER_EXITED) {
+		if ((type == KPLEG_EVENT_CONTAINER_DIED || type == KPLEG_EVENT_CONTAINER_CONFIRMED) &&
+		    ct->state == KPLEG_CONTAINER_EXITED) {
 			ev.has_exit_code = true;
 			ev.exit_code = ct->exit_code;
 			copy_str(ev.reason, sizeof(ev.reason), ct->reason);
 		}
+		if (type == KPLEG_EVENT_CONTAINER_DIED && ct->provisional) {
+			ev.provisional = true;
+			ev.kernel_mono_ns = ct->kernel_ns;
+		}
+	}
+	if (x) {
+		ev.corrected = x->corrected;
+		ev.kernel_mono_ns = x->kernel_ns;
+		ev.kernel_exit_code = x->kernel_exit_code;
 	}
 	m->emitted++;
 	m->emit(m->ctx, &ev);

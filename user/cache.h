@@ -31,6 +31,9 @@ struct cache_ctr {
 	int32_t exit_code;
 	int64_t created_at, started_at, finished_at;
 	uint64_t observed_ns;
+	bool provisional, kernel_oom;	/* EXITED from the kernel, unconfirmed */
+	int32_t kernel_exit_code;
+	uint64_t kernel_ns;
 	char strs[];
 };
 
@@ -64,6 +67,7 @@ typedef void (*cache_emit_fn)(void *ctx, struct kpleg_event *ev);
 
 struct cache_stats {
 	uint64_t stale_dropped;
+	uint64_t provisional, confirmed, corrected;
 	size_t pods, sandboxes, containers;
 };
 

@@ -68,6 +68,7 @@ static void copy_container(struct kpleg_container_status *d, const struct cache_
 	d->created_at = c->created_at;
 	d->started_at = c->started_at;
 	d->finished_at = c->finished_at;
+	d->provisional = c->provisional;
 }
 
 struct kpleg_pod_status *cache_copy_pod(const struct cache_pod *p)

@@ -21,6 +21,7 @@ struct cache {
 	struct tombstone *tomb; /* ring of TOMBSTONES */
 	size_t tomb_next;
 	uint64_t stale_dropped;
+	uint64_t provisional, confirmed, corrected;
 };
 
 
@@ -35,9 +36,18 @@ struct merge {
 	int emitted;
 };
 
+/* What a ContainerConfirmed event carries beyond a plain event. */
+struct kpleg_event_extra {
+	bool corrected;
+	uint64_t kernel_ns;
+	int32_t kernel_exit_code;
+};
+
 void cache_bury(struct cache *c, const char *id);
 void cache_emit(struct merge *m, enum kpleg_event_type type, const char *sandbox_id,
 		const struct cache_ctr *ct);
+void cache_emit_x(struct merge *m, enum kpleg_event_type type, const char *sandbox_id,
+		  const struct cache_ctr *ct, const struct kpleg_event_extra *x);
 struct cache_pod *cache_get_pod(struct merge *m);
 int cache_fill_pod_meta(struct merge *m);
 void cache_drop_pod_if_empty(struct merge *m);

@@ -59,12 +59,17 @@ static struct cache_ctr *new_ctr(const struct snap_container *sc, const struct c
 	ct->created_at = sc->created_at;
 	ct->started_at = sc->started_at;
 	ct->finished_at = sc->finished_at;
+	ct->provisional = sc->provisional;
+	ct->kernel_oom = sc->oom;
+	ct->kernel_exit_code = sc->exit_code;
+	ct->kernel_ns = sc->kernel_ns;
 	return ct;
 }
 
 static bool ctr_differs(const struct cache_ctr *a, const struct snap_container *b)
 {
 	return a->state != b->state || a->exit_code != b->exit_code ||
+	       a->provisional != b->provisional ||
 	       a->attempt != b->attempt || a->started_at != b->started_at ||
 	       a->finished_at != b->finished_at || strcmp(a->reason, b->reason) ||
 	       strcmp(a->message, b->message) || strcmp(a->image, b->image);
@@ -139,6 +144,41 @@ static int merge_ctr_absent(struct merge *m, const struct snap_container *sc)
 	return 0;
 }
 
+/* The runtime's report on a container whose exit the kernel announced:
+ * confirm it (same exit code, and OOMKilled exactly when the kernel saw an
+ * OOM kill) or correct it. A runtime that still says the container runs is
+ * only lagging, until the hint's retries run out (then s->overrule). */
+static int confirm_ctr(struct merge *m, struct cache_ctr *old, const struct snap_container *sc)
+{
+	bool oom = sc->reason && !strcmp(sc->reason, "OOMKilled");
+	struct kpleg_event_extra x = { .kernel_ns = old->kernel_ns,
+				       .kernel_exit_code = old->kernel_exit_code };
+	struct cache_ctr *ct;
+
+	if (sc->state != KPLEG_CONTAINER_EXITED && !m->s->overrule)
+		return 0;
+	ct = new_ctr(sc, old);
+	if (!ct)
+		return -ENOMEM;
+	ct->observed_ns = m->s->observed_ns > old->observed_ns ? m->s->observed_ns
+								 : old->observed_ns;
+	x.corrected = sc->state != KPLEG_CONTAINER_EXITED ||
+		      sc->exit_code != old->kernel_exit_code || oom != old->kernel_oom;
+	unlink_ctr(m, old);
+	free(old);
+	if (link_ctr(m, ct) < 0) {
+		free(ct);
+		return -ENOMEM;
+	}
+	m->changed++;
+	if (x.corrected)
+		m->c->corrected++;
+	else
+		m->c->confirmed++;
+	cache_emit_x(m, KPLEG_EVENT_CONTAINER_CONFIRMED, ct->sandbox_id, ct, &x);
+	return 0;
+}
+
 static int merge_ctr(struct merge *m, const struct snap_container *sc)
 {
 	struct cache_ctr *old, *ct;
@@ -147,6 +187,11 @@ static int merge_ctr(struct merge *m, const struct snap_container *sc)
 	if (sc->absent)
 		return merge_ctr_absent(m, sc);
 	old = cache_container(m->c, sc->id);
+	if (old && old->provisional && !sc->provisional && old->pod == m->pod)
+		return confirm_ctr(m, old, sc);
+	/* The runtime knew first, or a second kernel report: nothing new. */
+	if (old && sc->provisional && ctr_rank(old->state) >= ctr_rank(sc->state))
+		return 0;
 	if (!old && cache_is_removed(m->c, sc->id)) {
 		m->c->stale_dropped++;
 		return 0;
@@ -177,6 +222,7 @@ static int merge_ctr(struct merge *m, const struct snap_container *sc)
 		return -ENOMEM;
 	}
 	m->changed++;
+	m->c->provisional += ct->provisional;
 	ctr_transitions(m, old_state, ct);
 	return 0;
 }
@@ -315,10 +361,10 @@ int cache_apply(struct cache *c, const struct snap *s, cache_emit_fn emit, void 
 	for (size_t i = 0; i < s->n_sandboxes && r == 0; i++)
 		if (s->sandboxes[i].absent)
 			r = merge_sb(&m, &s->sandboxes[i]);
-	if (s->source == KPLEG_SOURCE_RELIST)
+	if (s->fetched)
 		m.pod->last_error = 0;
 	if (s->observed_ns > m.pod->observed_ns &&
-	    (s->source == KPLEG_SOURCE_RELIST || s->n_sandboxes >= m.pod->n_sandboxes))
+	    (s->fetched || s->n_sandboxes >= m.pod->n_sandboxes))
 		m.pod->observed_ns = s->observed_ns;
 	if (m.changed) {
 		m.pod->generation = gen + 1;

@@ -85,6 +85,12 @@ void engine_emit(void *ctx, struct kpleg_event *ev)
 	subs_deliver(t, ev);
 	pthread_mutex_lock(&t->stats_lock);
 	t->stats.events_emitted++;
+	/* KEP-3386's missed-event count: a transition only the relist saw while
+	 * a faster source (hints, events) was up. */
+	if (t->fetch_from_relist && ev->source == KPLEG_SOURCE_RELIST && t->stats.synced &&
+	    ev->type != KPLEG_EVENT_POD_SYNC && ev->type != KPLEG_EVENT_CONTAINER_CONFIRMED &&
+	    (t->hints_active || t->stream_up))
+		t->stats.missed_events++;
 	pthread_mutex_unlock(&t->stats_lock);
 }
 
@@ -117,6 +123,8 @@ uint64_t tracker_period_ns(const struct kpleg_tracker *t)
 
 	if (t->cfg.mode != KPLEG_MODE_GENERIC && t->stream_up)
 		ms = t->cfg.relist_period_evented_ms;
+	else if (t->hints_active && !t->hints_reconciling)
+		ms = t->cfg.relist_period_hinted_ms;
 	return (uint64_t)ms * NSEC_PER_MSEC;
 }
 
@@ -136,6 +144,9 @@ static void start_relist(struct kpleg_tracker *t)
 	j->list = true;
 	t->relist_inflight = true;
 	t->relist_started_ns = now_mono_ns();
+	pthread_mutex_lock(&t->stats_lock);
+	t->stats.relist_period_ms = (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC);
+	pthread_mutex_unlock(&t->stats_lock);
 	workers_submit(t, j);
 }
 
@@ -171,6 +182,15 @@ void engine_relist_synced(struct kpleg_tracker *t)
 	pthread_mutex_lock(&t->stats_lock);
 	t->stats.synced = true;
 	pthread_mutex_unlock(&t->stats_lock);
+	if (t->hints_reconciling && t->relist_list_ns >= t->hints_lost_ns) {
+		t->hints_reconciling = false;
+		log_info("\"Kernel hints reconciled after a loss; relisting every %u ms again\"",
+			 (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC));
+		if (t->relist_due_ns > now_mono_ns() + tracker_period_ns(t))
+			t->relist_due_ns = now_mono_ns() + tracker_period_ns(t);
+		else
+			t->relist_due_ns = t->relist_list_ns + tracker_period_ns(t);
+	}
 	notify_readers(t);
 }
 
@@ -201,7 +221,7 @@ static void record_miss(struct kpleg_tracker *t, const char *uid, uint64_t ns)
 	pthread_rwlock_unlock(&t->cache_lock);
 }
 
-static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
+static void fetch_done(struct kpleg_tracker *t, struct msg *m)
 {
 	struct fetch_state *f = (struct fetch_state *)htab_find(&t->fetches, m->uid);
 
@@ -223,7 +243,9 @@ static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
 		record_miss(t, m->uid, m->ns);
 		notify_readers(t);
 	} else {
+		t->fetch_from_relist = m->job && m->job->from_relist;
 		engine_apply(t, m->snap);
+		t->fetch_from_relist = false;
 	}
 	if (!f)
 		return;
@@ -231,7 +253,7 @@ static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
 	f->job = NULL; /* freed with @m */
 	if (f->dirty) {
 		f->dirty = false;
-		engine_request_fetch(t, f->uid, NULL, 0, false, false);
+		engine_refetch(t, f);
 		return;
 	}
 	if (f->relist_gen && f->relist_gen == t->relist_gen)
@@ -244,6 +266,12 @@ static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
 	pthread_mutex_unlock(&t->stats_lock);
 }
 
+
+static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
+{
+	fetch_done(t, m);
+	engine_hints_fetched(t, m->uid);
+}
 
 static void on_stream_state(struct kpleg_tracker *t, struct msg *m)
 {
@@ -288,7 +316,13 @@ static void handle(struct kpleg_tracker *t, struct msg *m)
 		on_stream_state(t, m);
 		break;
 	case MSG_REQUEST_POD:
-		engine_request_fetch(t, m->uid, NULL, 0, true, false);
+		engine_request_fetch(t, m->uid, NULL, 0, true, false, KPLEG_SOURCE_RELIST);
+		break;
+	case MSG_HINT:
+		engine_hint(t, m);
+		break;
+	case MSG_HINTS_LOST:
+		engine_hints_lost(t, m);
 		break;
 	case MSG_WAKE:
 		break;
@@ -301,12 +335,14 @@ void *engine_main(void *arg)
 
 	engine_relist_now(t);
 	while (!t->stopping) {
+		uint64_t now = now_mono_ns(), until;
 		struct msg *m;
 
-		if (!t->relist_inflight && now_mono_ns() >= t->relist_due_ns)
+		if (!t->relist_inflight && now >= t->relist_due_ns)
 			start_relist(t);
-		m = next_msg(t, t->relist_inflight ? now_mono_ns() + 60 * NSEC_PER_SEC
-						   : t->relist_due_ns);
+		until = t->relist_inflight ? now + 60 * NSEC_PER_SEC : t->relist_due_ns;
+		until = engine_hints_tick(t, now, until);
+		m = next_msg(t, until);
 		if (m) {
 			handle(t, m);
 			msg__free(m);

@@ -43,7 +43,7 @@ static void without_sandbox(struct kpleg_tracker *t, const struct msg *m)
 		return;
 	}
 	if (!is_deleted(m->ev)) {
-		engine_request_fetch(t, uid, NULL, 0, true, false);
+		engine_request_fetch(t, uid, NULL, 0, true, false, KPLEG_SOURCE_CRI_EVENT);
 		return;
 	}
 	s = snap__new(uid, KPLEG_SOURCE_CRI_EVENT, m->ns);
@@ -112,6 +112,6 @@ void engine_cri_event(struct kpleg_tracker *t, struct msg *m)
 	}
 	engine_apply(t, s);
 	if (!complete)
-		engine_request_fetch(t, s->uid, NULL, 0, true, false);
+		engine_request_fetch(t, s->uid, NULL, 0, true, false, KPLEG_SOURCE_CRI_EVENT);
 	snap__free(s);
 }

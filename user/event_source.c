@@ -133,8 +133,10 @@ void *event_source_main(void *arg)
 			break;
 		if (r == -EOPNOTSUPP) {
 			if (!said_unsupported)
-				log_info("\"The runtime has no CRI event stream; relisting every %u ms\"",
-					 t->cfg.relist_period_ms);
+				log_info("\"The runtime has no CRI event stream; relisting every %u ms%s\"",
+					 t->hints_active ? t->cfg.relist_period_hinted_ms
+							 : t->cfg.relist_period_ms,
+					 t->hints_active ? " (kernel hints on)" : "");
 			said_unsupported = true;
 			post_state(t, STREAM_UNSUPPORTED, r);
 			pause_ms(t, cap);

@@ -603,6 +603,44 @@ int hints__lookup(const struct hints *h, uint64_t cgid, struct kpleg_cg_state *r
 	return 0;
 }
 
+#define FILEID_KERNFS 0xfe
+
+/* A tracked cgroup whose CREATED hint was lost: ask the kernel for its path
+ * (open_by_handle_at on the hierarchy's mount, the inverse of the seeding's
+ * name_to_handle_at) and remember it. */
+static int path_recover(struct hints *h, uint64_t cgid)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char bytes[8];
+	} fh = { .fh.handle_bytes = 8, .fh.handle_type = FILEID_KERNFS };
+	char proc[64], full[PATH_MAX];
+	size_t mlen = strlen(h->mount);
+	int mfd, fd = -1, r;
+	ssize_t len;
+
+	memcpy(fh.fh.f_handle, &cgid, sizeof(cgid));
+	mfd = open(h->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	fd = open_by_handle_at(mfd, &fh.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = fd < 0 ? -errno : 0;
+	close(mfd);
+	if (r < 0)
+		return r == -ESTALE ? -ENOENT : r;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	len = readlink(proc, full, sizeof(full) - 1);
+	r = len < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	full[len] = '\0';
+	if (strncmp(full, h->mount, mlen) || (full[mlen] && full[mlen] != '/') ||
+	    (size_t)len - mlen >= KPLEG_PATH_MAX)
+		return -ENOENT;
+	return path_put(h, cgid, full[mlen] ? full + mlen : "/", false);
+}
+
 int hints__path(struct hints *h, uint64_t cgid, char *buf, size_t n)
 {
 	struct kpleg_cg_state st;
@@ -612,6 +650,8 @@ int hints__path(struct hints *h, uint64_t cgid, char *buf, size_t n)
 	if (!h || !h->skel || !h->ptab)
 		return -EBADF;
 	pp = path_find(h, cgid);
+	if (!*pp && path_recover(h, cgid) == 0)
+		pp = path_find(h, cgid);
 	if (!*pp)
 		return -ENOENT;
 	/* A lost REMOVED hint: the map is the authority. */
@@ -624,6 +664,30 @@ int hints__path(struct hints *h, uint64_t cgid, char *buf, size_t n)
 		return -ENAMETOOLONG;
 	memcpy(buf, (*pp)->path, len + 1);
 	return 0;
+}
+
+int hints__for_each(const struct hints *h,
+		    int (*fn)(void *ctx, uint64_t cgid, const struct kpleg_cg_state *st), void *ctx)
+{
+	uint64_t key, next;
+	void *prev = NULL;
+	int fd, r;
+
+	if (!h || !h->skel)
+		return -EBADF;
+	fd = bpf_map__fd(h->skel->maps.cgroups);
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct kpleg_cg_state st;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st))
+			continue; /* removed meanwhile */
+		r = fn(ctx, key, &st);
+		if (r)
+			return r;
+	}
+	return errno == ENOENT ? 0 : -errno;
 }
 
 const char *hints__mount(const struct hints *h)

@@ -66,10 +66,16 @@ int hints__lookup(const struct hints *h, uint64_t cgid, struct kpleg_cg_state *r
 /* The path of tracked cgroup @cgid relative to the hierarchy's mount, as the
  * cgroup tracepoints write it ("/kubepods/burstable/pod<uid>/<id>"), into
  * @buf: known from the seeding walk and from CREATED hints, dropped on
- * REMOVED (or when the map no longer has @cgid). -ENOENT: unknown (also a
- * lost CREATED hint, or a path longer than KPLEG_PATH_MAX - 1 bytes);
+ * REMOVED (or when the map no longer has @cgid); after a lost CREATED hint,
+ * asked from the kernel (open_by_handle_at). -ENOENT: unknown (gone, or a
+ * path longer than KPLEG_PATH_MAX - 1 bytes);
  * -ENAMETOOLONG: @n too small. */
 int hints__path(struct hints *h, uint64_t cgid, char *buf, size_t n);
+
+/* Calls @fn for every tracked cgroup in the map (for a reconcile after
+ * lost hints); stops at the first non-zero return, which it returns. */
+int hints__for_each(const struct hints *h,
+		    int (*fn)(void *ctx, uint64_t cgid, const struct kpleg_cg_state *st), void *ctx);
 
 /* The tracked hierarchy: mount path (e.g. /sys/fs/cgroup/memory) and id. */
 const char *hints__mount(const struct hints *h);

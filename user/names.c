@@ -27,6 +27,7 @@ const char *kpleg_event_type_str(enum kpleg_event_type t)
 	static const char *const names[] = {
 		"ContainerCreated", "ContainerStarted", "ContainerDied",   "ContainerRemoved",
 		"SandboxReady",	    "SandboxNotReady",	"SandboxRemoved",  "PodSync",
+		"ContainerConfirmed",
 	};
 
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "Invalid";

@@ -170,7 +170,8 @@ static int request_changed(struct diff *d)
 			struct lpod *p = (struct lpod *)n;
 
 			if (p->changed)
-				engine_request_fetch(d->t, p->uid, p->ids, p->n, false, true);
+				engine_request_fetch(d->t, p->uid, p->ids, p->n, false, true,
+						     KPLEG_SOURCE_RELIST);
 		}
 	return 0;
 }
@@ -257,17 +258,33 @@ static struct job *make_job(struct kpleg_tracker *t, struct fetch_state *f)
 	snprintf(j->result->uid, sizeof(j->result->uid), "%s", f->uid);
 	snprintf(j->uid, sizeof(j->uid), "%s", f->uid);
 	j->discover = f->discover || !p;
+	j->overrule = f->overrule;
+	j->narrow = !f->wide && !j->discover && f->n_ids;
+	f->wide = false;
+	j->source = f->source;
+	j->from_relist = f->relist_gen == t->relist_gen && f->source == KPLEG_SOURCE_RELIST;
+	f->overrule = false;
+	f->source = KPLEG_SOURCE_RELIST;
 	j->ids = f->ids;
 	j->n_ids = f->n_ids;
 	j->cap_ids = f->cap_ids;
 	f->ids = NULL;
 	f->n_ids = f->cap_ids = 0;
 	f->discover = false;
-	for (struct cache_sb *sb = p ? p->sandboxes : NULL; sb; sb = sb->next)
+	for (struct cache_sb *sb = p && !j->narrow ? p->sandboxes : NULL; sb; sb = sb->next)
 		fetch_ids_add(&j->ids, &j->n_ids, &j->cap_ids, sb->id, NULL, true);
-	for (struct cache_ctr *ct = p ? p->containers : NULL; ct; ct = ct->next)
+	for (struct cache_ctr *ct = p && !j->narrow ? p->containers : NULL; ct; ct = ct->next)
 		fetch_ids_add(&j->ids, &j->n_ids, &j->cap_ids, ct->id, ct->sandbox_id, false);
 	return j;
+}
+
+void engine_request_fetch_overrule(struct kpleg_tracker *t, const char *uid)
+{
+	struct fetch_state *f = get_fetch(t, uid);
+
+	if (f)
+		f->overrule = true;
+	engine_request_fetch(t, uid, NULL, 0, false, false, KPLEG_SOURCE_KERNEL);
 }
 
 static bool in_job(const struct job *j, const char *id)
@@ -285,12 +302,14 @@ static void coalesce(struct kpleg_tracker *t, struct fetch_state *f, uint64_t as
 {
 	uint64_t started = atomic_load(&f->job->started_ns);
 
-	if ((started && started < asked_ns) || f->n_ids || (f->discover && !f->job->discover))
+	if ((started && started < asked_ns) || f->n_ids || (f->discover && !f->job->discover) ||
+	    f->overrule || (f->wide && f->job->narrow))
 		f->dirty = true;
 }
 
-void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct fetch_id *ids,
-			  size_t n_ids, bool discover, bool from_relist)
+static void request(struct kpleg_tracker *t, const char *uid, const struct fetch_id *ids,
+		    size_t n_ids, bool discover, bool from_relist, enum kpleg_source source,
+		    bool narrow)
 {
 	struct fetch_state *f = get_fetch(t, uid);
 	struct job *j;
@@ -300,11 +319,16 @@ void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct
 			  uid);
 		return;
 	}
+	f->wide |= !narrow;
 	for (size_t i = 0; i < n_ids; i++)
 		if (!f->inflight || !in_job(f->job, ids[i].id))
 			fetch_ids_add(&f->ids, &f->n_ids, &f->cap_ids, ids[i].id, ids[i].sandbox_id,
 			       ids[i].sandbox);
 	f->discover |= discover;
+	/* The data answers every asker; it is credited to the first source
+	 * that announced a change (a hint or an event before the relist). */
+	if (source != KPLEG_SOURCE_RELIST)
+		f->source = source;
 	if (from_relist && f->relist_gen != t->relist_gen) {
 		f->relist_gen = t->relist_gen;
 		t->relist_pending++;
@@ -319,4 +343,20 @@ void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct
 	f->inflight = true;
 	f->job = j;
 	workers_submit(t, j);
+}
+
+void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct fetch_id *ids,
+			  size_t n_ids, bool discover, bool from_relist, enum kpleg_source source)
+{
+	request(t, uid, ids, n_ids, discover, from_relist, source, false);
+}
+
+void engine_request_object(struct kpleg_tracker *t, const char *uid, const struct fetch_id *id)
+{
+	request(t, uid, id, 1, false, false, KPLEG_SOURCE_KERNEL, true);
+}
+
+void engine_refetch(struct kpleg_tracker *t, struct fetch_state *f)
+{
+	request(t, f->uid, NULL, 0, false, false, f->source, !f->wide);
 }

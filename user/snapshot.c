@@ -173,6 +173,29 @@ int snap_add_container_status(struct snap *s, const char *sandbox_id,
 	return 0;
 }
 
+static char *dup0(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+int snap_add_container_copy(struct snap *s, const struct snap_container *src)
+{
+	struct snap_container *c = new_container(s);
+
+	if (!c)
+		return -ENOMEM;
+	*c = *src;
+	c->id = dup0(src->id);
+	c->sandbox_id = dup0(src->sandbox_id);
+	c->name = dup0(src->name);
+	c->reason = dup0(src->reason);
+	c->message = dup0(src->message);
+	c->image = dup0(src->image);
+	if (!c->id || !c->sandbox_id || !c->name || !c->reason || !c->message || !c->image)
+		return -ENOMEM;
+	return 0;
+}
+
 struct snap_container *snap_find_container(struct snap *s, const char *id)
 {
 	for (size_t i = 0; i < s->n_containers; i++)

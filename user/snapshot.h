@@ -38,6 +38,9 @@ struct snap_container {
 	int32_t exit_code;
 	char *reason, *message, *image;
 	int64_t created_at, started_at, finished_at;
+	/* Kernel-observed exit (source kernel): to be confirmed by the runtime. */
+	bool provisional, oom;
+	uint64_t kernel_ns;
 };
 
 struct snap {
@@ -49,6 +52,11 @@ struct snap {
 	 * state they are in, unlike the kubelet, which misses a container that
 	 * lives and dies between two relists. False for the first sync. */
 	bool backfill;
+	/* The runtime's status overrules a provisional exit even when it says
+	 * the container still runs (the hint's retries ran out). */
+	bool overrule;
+	/* A whole pod's statuses from a fetch: the pod's data is this fresh. */
+	bool fetched;
 	size_t n_sandboxes, n_containers;
 	struct snap_sandbox *sandboxes;
 	struct snap_container *containers;
@@ -62,6 +70,8 @@ int snap_add_sandbox_status(struct snap *s, const Runtime__V1__PodSandboxStatus 
 int snap_add_sandbox_absent(struct snap *s, const char *id);
 int snap_add_container_status(struct snap *s, const char *sandbox_id,
 			      const Runtime__V1__ContainerStatus *st);
+/* Adds a copy of @src (strings duplicated; NULL strings become ""). */
+int snap_add_container_copy(struct snap *s, const struct snap_container *src);
 int snap_add_container_absent(struct snap *s, const char *id, const char *sandbox_id);
 /* Sets pod name and namespace if not set yet. */
 int snap_set_pod_meta(struct snap *s, const char *name, const char *ns);

@@ -16,6 +16,13 @@
 #define DEFAULT_HEALTH_MS 180000
 #define DEFAULT_FETCH_CONCURRENCY 4
 #define DEFAULT_BACKOFF_MAX_MS 30000
+/* With healthy kernel hints and no event stream, the relist is only the
+ * safety net for what no process shows (created-not-started containers,
+ * lost hints): 10x the kubelet's period. */
+#define DEFAULT_RELIST_HINTED_MS 10000
+/* The runtime reports an exit 30-160 ms after the kernel here; give it
+ * far more before treating a hint's retries as spent. */
+#define DEFAULT_HINT_RETRY_MAX_MS 5000
 
 void kpleg_config_init(struct kpleg_config *cfg)
 {
@@ -27,6 +34,8 @@ void kpleg_config_init(struct kpleg_config *cfg)
 	cfg->call_timeout_ms = CRI_DEFAULT_TIMEOUT_MS;
 	cfg->fetch_concurrency = DEFAULT_FETCH_CONCURRENCY;
 	cfg->event_backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+	cfg->relist_period_hinted_ms = DEFAULT_RELIST_HINTED_MS;
+	cfg->hint_retry_max_ms = DEFAULT_HINT_RETRY_MAX_MS;
 }
 
 uint64_t kpleg_now_mono_ns(void)
@@ -46,6 +55,8 @@ static void fill_defaults(struct kpleg_config *c)
 	DEF(call_timeout_ms);
 	DEF(fetch_concurrency);
 	DEF(event_backoff_max_ms);
+	DEF(relist_period_hinted_ms);
+	DEF(hint_retry_max_ms);
 #undef DEF
 }
 
@@ -85,10 +96,12 @@ int kpleg_tracker__new(const struct kpleg_config *cfg, struct kpleg_tracker **re
 	if (r < 0)
 		goto fail;
 	t->cfg.runtime_endpoint = t->endpoint;
+	t->hints_efd = -1;
 	init_sync(t);
 	t->cache = cache__new();
 	t->cri = cri_client__new(t->endpoint);
-	if (!t->cache || !t->cri || htab_init(&t->fetches) < 0 || htab_init(&t->misses) < 0) {
+	if (!t->cache || !t->cri || htab_init(&t->fetches) < 0 || htab_init(&t->misses) < 0 ||
+	    htab_init(&t->hint_waits) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -109,9 +122,16 @@ int kpleg_tracker__start(struct kpleg_tracker *t)
 		return -EALREADY;
 	t->start_ns = now_mono_ns();
 	t->real_offset_ns = now_real_ns() - t->start_ns;
-	r = workers_start(t);
+	/* Hints first: the maps are seeded before the first relist, so that a
+	 * container starting meanwhile is seen by one or the other. */
+	r = hint_source_start(t);
 	if (r < 0)
 		return r;
+	r = workers_start(t);
+	if (r < 0) {
+		hint_source_stop(t);
+		return r;
+	}
 	t->started = true;
 	r = -pthread_create(&t->engine_thread, NULL, engine_main, t);
 	if (r == 0 && t->cfg.mode != KPLEG_MODE_GENERIC)
@@ -153,6 +173,7 @@ void kpleg_tracker__stop(struct kpleg_tracker *t)
 	if (t->events_thread)
 		pthread_join(t->events_thread, NULL);
 	workers_stop(t);
+	hint_source_stop(t);
 	t->engine_thread = t->events_thread = 0;
 	while (t->mq_head) {
 		struct msg *m = t->mq_head;
@@ -194,6 +215,7 @@ void kpleg_tracker__free(struct kpleg_tracker *t)
 		kpleg_subscription__free(t->subs);
 	free_table(&t->fetches, 1);
 	free_table(&t->misses, 0);
+	engine_hints_free(t);
 	cache__free(t->cache);
 	cri_client__free(t->cri);
 	free(t);
@@ -367,6 +389,9 @@ void kpleg_tracker__health(struct kpleg_tracker *t, struct kpleg_health *ret)
 	*ret = t->stats;
 	pthread_mutex_unlock(&t->stats_lock);
 	ret->stale_dropped = cs.stale_dropped;
+	ret->provisional = cs.provisional;
+	ret->provisional_confirmed = cs.confirmed;
+	ret->provisional_corrected = cs.corrected;
 	ret->pods = cs.pods;
 	ret->containers = cs.containers;
 	limit = (uint64_t)t->cfg.health_threshold_ms * NSEC_PER_MSEC;

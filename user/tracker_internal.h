@@ -26,10 +26,30 @@ enum msg_type {
 	MSG_CRI_EVENT,	   /* one GetContainerEvents message */
 	MSG_STREAM_STATE,  /* the event stream went up, down or is unsupported */
 	MSG_REQUEST_POD,   /* someone asks for a fresh look at a pod */
+	MSG_HINT,	   /* a kernel hint about a pod's cgroup, resolved */
+	MSG_HINTS_LOST,	   /* the kernel dropped hints: reconcile */
 	MSG_WAKE,	   /* re-evaluate timers (stop, config) */
 };
 
 enum stream_state { STREAM_UP, STREAM_DOWN, STREAM_UNSUPPORTED };
+
+/* A kernel hint as the engine sees it: the cgroup resolved to an object. */
+enum hint_kind {
+	HINT_KIND_OBJECT, /* a container's or sandbox's own cgroup */
+	HINT_KIND_SUB,	  /* a cgroup below one: only a reason to look */
+	HINT_KIND_POD,	  /* the pod-level cgroup */
+};
+
+struct hint_msg {
+	uint32_t type;		 /* enum kpleg_hint_type */
+	enum hint_kind kind;
+	char id[KPLEG_ID_MAX];	 /* container or sandbox id ("" for pods) */
+	uint64_t kernel_ns;	 /* when the kernel saw it (CLOCK_MONOTONIC) */
+	uint64_t first_exec_ns;	 /* 0 if unknown */
+	int32_t exit_code;	 /* HINT_EXITED */
+	bool oom;		 /* an OOM victim was in the cgroup */
+	bool reconciled;	 /* rebuilt from the map after a loss, not a ring record */
+};
 
 struct msg {
 	struct msg *next;
@@ -41,6 +61,7 @@ struct msg {
 	Runtime__V1__ContainerEventResponse *ev;
 	struct job *job;		/* MSG_FETCH_DONE: the fetch it answers */
 	enum stream_state stream;
+	struct hint_msg hint;		/* MSG_HINT */
 	char uid[KPLEG_ID_MAX];
 };
 
@@ -58,6 +79,10 @@ struct job {
 	struct job *next;
 	bool list;			/* a relist; else a fetch of @uid */
 	bool discover;			/* look the pod's objects up by its UID first */
+	bool overrule;			/* its statuses overrule provisional exits */
+	bool narrow;			/* only @ids, not every object of the pod */
+	bool from_relist;		/* asked for by a relist's diff */
+	enum kpleg_source source;	/* what asked for it first */
 	char uid[KPLEG_ID_MAX];
 	size_t n_ids, cap_ids;
 	struct fetch_id *ids;
@@ -77,7 +102,9 @@ int fetch_ids_add(struct fetch_id **ids, size_t *n, size_t *cap, const char *id,
 struct fetch_state {
 	struct hnode node;
 	char uid[KPLEG_ID_MAX];
-	bool inflight, dirty, discover;
+	bool inflight, dirty, discover, overrule;
+	bool wide;			/* someone asked for the whole pod */
+	enum kpleg_source source;	/* for the next job */
 	struct job *job;		/* the one in flight; freed with its answer */
 	uint64_t relist_gen;		/* the relist that waits for it, 0 = none */
 	size_t n_ids, cap_ids;
@@ -90,6 +117,24 @@ struct miss {
 	struct hnode node;
 	uint64_t ns;
 	char uid[KPLEG_ID_MAX];
+};
+
+/* A kernel hint waiting for the runtime to reflect it (engine thread). */
+enum hint_want { WANT_KNOWN, WANT_RUNNING, WANT_EXITED };
+
+#define HINT_WAITS_MAX 4096
+struct hint_wait {
+	struct hnode node;		/* t->hint_waits by id */
+	char id[KPLEG_ID_MAX];
+	char uid[KPLEG_ID_MAX];
+	enum hint_want want;
+	uint64_t since_ns;		/* the first hint's kernel time */
+	uint64_t due_ns;		/* next fetch; 0 while one is asked for */
+	unsigned attempts;
+	/* The kernel's exit, until it is in the cache (as provisional). */
+	bool exit_pending, oom;
+	int32_t exit_code;
+	uint64_t exit_ns, first_exec_ns;
 };
 
 struct kpleg_subscription {
@@ -110,7 +155,7 @@ struct kpleg_tracker {
 	char endpoint[128];
 	struct cri_client *cri;
 
-	pthread_t engine_thread, events_thread, *workers;
+	pthread_t engine_thread, events_thread, hints_thread, *workers;
 	unsigned n_workers;
 	bool started;
 	atomic_bool stopping;		/* read by every thread without a lock */
@@ -144,6 +189,16 @@ struct kpleg_tracker {
 	unsigned relist_pending;	/* fetches the current relist still waits for */
 	uint64_t relist_list_ns;	/* start of the relist whose fetches are pending */
 	bool stream_up, stream_supported;
+	struct htab hint_waits;		/* id -> struct hint_wait */
+	bool hints_active;		/* hints flow (auto mode, BPF loaded) */
+	bool hints_reconciling;		/* lost hints: fast relists until a sync */
+	uint64_t hints_lost_ns;		/* when the last loss was noticed */
+	bool fetch_from_relist;		/* the snapshot being applied was a relist's */
+	unsigned period_ms_logged;
+
+	/* kernel hints (hint_source.c): the BPF side and its reader thread */
+	struct hints *hints;
+	int hints_efd;			/* wakes the reader to stop */
 
 	pthread_mutex_t stats_lock;
 	struct kpleg_health stats;
@@ -174,7 +229,28 @@ void engine_cri_event(struct kpleg_tracker *t, struct msg *m);
 /* relist.c: the diff of a relist's lists against the cache */
 int relist_diff(struct kpleg_tracker *t, const struct msg *m);
 void engine_request_fetch(struct kpleg_tracker *t, const char *uid, const struct fetch_id *ids,
-			  size_t n_ids, bool discover, bool from_relist);
+			  size_t n_ids, bool discover, bool from_relist, enum kpleg_source source);
+/* Asks for the status of one known object only (a hint's retry): a
+ * ContainerStatus or PodSandboxStatus, coalesced like any fetch. */
+void engine_request_object(struct kpleg_tracker *t, const char *uid, const struct fetch_id *id);
+/* Runs the fetch that requests made dirty while another was in flight. */
+void engine_refetch(struct kpleg_tracker *t, struct fetch_state *f);
+/* The same, and the fetch's statuses overrule provisional exits. */
+void engine_request_fetch_overrule(struct kpleg_tracker *t, const char *uid);
+
+/* engine_hints.c: a kernel hint becomes provisional state and targeted,
+ * retried fetches */
+void engine_hint(struct kpleg_tracker *t, const struct msg *m);
+void engine_hints_lost(struct kpleg_tracker *t, const struct msg *m);
+/* After a pod's fetch was applied: re-check the hints waiting on it. */
+void engine_hints_fetched(struct kpleg_tracker *t, const char *uid);
+/* Runs the waits that are due; returns the earliest next due time (or @until). */
+uint64_t engine_hints_tick(struct kpleg_tracker *t, uint64_t now, uint64_t until);
+void engine_hints_free(struct kpleg_tracker *t);
+
+/* hint_source.c: loads the BPF programs (auto mode) and reads the ring */
+int hint_source_start(struct kpleg_tracker *t);
+void hint_source_stop(struct kpleg_tracker *t);
 
 /* workers.c */
 int workers_start(struct kpleg_tracker *t);

@@ -148,9 +148,11 @@ static void run_fetch(struct kpleg_tracker *t, struct job *j)
 
 	atomic_store(&j->started_ns, now_mono_ns());
 	m->ns = atomic_load(&j->started_ns);
-	m->snap = snap__new(j->uid, KPLEG_SOURCE_RELIST, m->ns);
+	m->snap = snap__new(j->uid, j->source, m->ns);
 	if (!m->snap)
 		r = -ENOMEM;
+	else
+		m->snap->fetched = !j->narrow, m->snap->overrule = j->overrule;
 	if (r == 0 && j->discover)
 		r = discover(t, j);
 	for (size_t i = 0; r == 0 && i < j->n_ids; i++)

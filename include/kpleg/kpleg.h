@@ -53,6 +53,22 @@ struct kpleg_config {
 	unsigned call_timeout_ms;	    /* each CRI call's deadline; default 2000 */
 	unsigned fetch_concurrency;	    /* concurrent per-pod fetches; default 4 */
 	unsigned event_backoff_max_ms;	    /* cap of the reconnect backoff; default 30000 */
+	/* Kernel hints (auto mode only): BPF programs that see container
+	 * processes start, exit and get OOM-killed, and trigger targeted fetches.
+	 * Without BPF (no privilege, no BTF, or disable_bpf) the tracker says so
+	 * once and goes on with the CRI sources. */
+	bool disable_bpf;
+	/* Cgroup hierarchy the hints watch: NULL picks the v2 hierarchy when
+	 * it holds kubepods, else the v1 "memory" one; "unified" forces v2, a
+	 * v1 controller name forces that hierarchy. */
+	const char *cgroup_controller;
+	/* Relist period while kernel hints are healthy and there is no event
+	 * stream: the relist then only catches what no process shows (a
+	 * container created but not started, a hint lost). Default 10000. */
+	unsigned relist_period_hinted_ms;
+	/* How long a hint's targeted fetch is retried until the runtime
+	 * reflects what the kernel saw (the runtime lags it). Default 5000. */
+	unsigned hint_retry_max_ms;
 };
 
 /* Fills @cfg with the defaults (endpoint NULL, mode AUTO). */
@@ -72,6 +88,10 @@ enum kpleg_event_type {
 	KPLEG_EVENT_SANDBOX_NOTREADY,
 	KPLEG_EVENT_SANDBOX_REMOVED,
 	KPLEG_EVENT_POD_SYNC, /* the pod's status changed without a lifecycle transition */
+	/* The runtime's word on an earlier provisional ContainerDied: exit_code
+	 * and reason are the runtime's; corrected says it disagreed with the
+	 * kernel (exit code, or OOM kill) or still reports the container running. */
+	KPLEG_EVENT_CONTAINER_CONFIRMED,
 };
 
 enum kpleg_source {
@@ -105,6 +125,14 @@ struct kpleg_event {
 	bool has_exit_code;		   /* CONTAINER_DIED */
 	int32_t exit_code;
 	char reason[KPLEG_REASON_MAX];	   /* e.g. "Error", "OOMKilled", "Completed" */
+	/* CONTAINER_DIED from the kernel (source kernel): exit_code and reason
+	 * are the kernel's (reason "OOMKilled" after an OOM kill in the
+	 * container's cgroup), not yet confirmed by the runtime; a
+	 * CONTAINER_CONFIRMED follows when the runtime reports the exit. */
+	bool provisional;
+	bool corrected;			   /* CONTAINER_CONFIRMED only */
+	uint64_t kernel_mono_ns;	   /* provisional DIED and CONFIRMED: the kernel's exit time */
+	int32_t kernel_exit_code;	   /* CONFIRMED: the provisional exit code */
 };
 
 const char *kpleg_event_type_str(enum kpleg_event_type t); /* "ContainerDied" */
@@ -146,6 +174,8 @@ struct kpleg_container_status {
 	const char *message;
 	const char *image;
 	int64_t created_at, started_at, finished_at;
+	/* EXITED as the kernel saw it, not yet confirmed by the runtime. */
+	bool provisional;
 };
 
 /* A copy of one pod's cached status; strings point into the same allocation.
@@ -180,6 +210,18 @@ struct kpleg_health {
 	uint64_t stream_errors, stream_connects;
 	uint64_t events_emitted, subscriber_drops;
 	size_t pods, containers;
+	/* Kernel hints. */
+	bool bpf_active;		/* the BPF programs are loaded and read */
+	char bpf_state[96];		/* "active (memory hierarchy)", "off: --no-bpf", ... */
+	uint64_t hints_received;	/* hints about pod cgroups handed to the engine */
+	uint64_t hints_lost;		/* failed ring buffer reservations in the kernel */
+	uint64_t hints_unresolved;	/* cgroups under kubepods of no known shape */
+	uint64_t provisional;		/* exits reported from the kernel before the runtime */
+	uint64_t provisional_confirmed, provisional_corrected;
+	/* Transitions a relist found that no hint or CRI event announced
+	 * (counted after the first sync while another source is up). */
+	uint64_t missed_events;
+	unsigned relist_period_ms;	/* the relist period in force now */
 };
 
 /* ---- the tracker ------------------------------------------------------------- */

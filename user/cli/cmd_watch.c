@@ -33,6 +33,8 @@ struct watch_opts {
 	enum kpleg_mode mode;
 	bool json;
 	unsigned long relist_ms, health_ms; /* 0: the library's default */
+	bool no_bpf;
+	const char *controller;		    /* NULL: the library picks */
 };
 
 /* What was last seen of the tracker's health, to report changes only. */
@@ -71,6 +73,12 @@ static void watch_usage(FILE *out)
 		"                            (default %u)\n"
 		"      --health-threshold MS unhealthy when no relist succeeded for this long\n"
 		"                            (default %u)\n"
+		"      --no-bpf              no kernel hints (auto mode loads BPF programs that\n"
+		"                            see container processes start, exit and get\n"
+		"                            OOM-killed, when the kernel and privileges allow)\n"
+		"      --cgroup-controller C cgroup hierarchy the hints watch: unified (v2) or a\n"
+		"                            v1 controller such as memory (default: v2 if it\n"
+		"                            holds kubepods, else memory)\n"
 		"  -v, --v N                 log verbosity, 0-10 (default 0)\n"
 		"  -h, --help                this text\n",
 		d.relist_period_ms, d.health_threshold_ms);
@@ -106,6 +114,21 @@ static int parse_mode(const char *val, enum kpleg_mode *mode)
 	return 0;
 }
 
+static int parse_controller(const char *val, const char **ret)
+{
+	static const char *const ok[] = { "unified", "cpuset", "cpu",	  "cpuacct", "blkio",
+					  "memory",  "devices", "freezer", "pids" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(val, ok[i])) {
+			*ret = ok[i];
+			return 0;
+		}
+	fprintf(stderr, "kpleg watch: invalid --cgroup-controller \"%s\": expected unified, "
+			"cpuset, cpu, cpuacct, blkio, memory, devices, freezer or pids\n", val);
+	return -EINVAL;
+}
+
 static int parse_opt(int opt, const char *arg, struct watch_opts *o)
 {
 	switch (opt) {
@@ -115,6 +138,8 @@ static int parse_opt(int opt, const char *arg, struct watch_opts *o)
 	case 'p': return cli_parse_uint("--relist-period", arg, MAX_PERIOD_MS, &o->relist_ms);
 	case 't': return cli_parse_uint("--health-threshold", arg, MAX_PERIOD_MS, &o->health_ms);
 	case 'v': return parse_verbosity(arg);
+	case 'B': o->no_bpf = true; return 0;
+	case 'C': return parse_controller(arg, &o->controller);
 	default: return -EINVAL;
 	}
 }
@@ -129,6 +154,8 @@ static int parse_args(int argc, char **argv, struct watch_opts *o, int *ret_exit
 		{ "relist-period", required_argument, NULL, 'p' },
 		{ "health-threshold", required_argument, NULL, 't' },
 		{ "v", required_argument, NULL, 'v' },
+		{ "no-bpf", no_argument, NULL, 'B' },
+		{ "cgroup-controller", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -353,6 +380,8 @@ static int tracker_create(const struct watch_opts *o, const char *target,
 		cfg.relist_period_ms = (unsigned)o->relist_ms;
 	if (o->health_ms)
 		cfg.health_threshold_ms = (unsigned)o->health_ms;
+	cfg.disable_bpf = o->no_bpf;
+	cfg.cgroup_controller = o->controller;
 	r = kpleg_tracker__new(&cfg, ret);
 	if (r < 0)
 		fprintf(stderr, "kpleg watch: cannot create the tracker: %s\n", strerror(-r));

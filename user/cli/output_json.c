@@ -59,6 +59,15 @@ json_object *out_event_json(const struct kpleg_event *ev)
 	if (ev->has_exit_code)
 		json_object_object_add(o, "exit_code", json_object_new_int(ev->exit_code));
 	add_str_nonempty(o, "reason", ev->reason);
+	if (ev->provisional)
+		json_object_object_add(o, "provisional", json_object_new_boolean(true));
+	if (ev->type == KPLEG_EVENT_CONTAINER_CONFIRMED) {
+		json_object_object_add(o, "corrected", json_object_new_boolean(ev->corrected));
+		json_object_object_add(o, "kernel_exit_code",
+				       json_object_new_int(ev->kernel_exit_code));
+	}
+	if (ev->kernel_mono_ns)
+		add_u64(o, "kernel_mono_ns", ev->kernel_mono_ns);
 	add_str(o, "source", kpleg_source_str(ev->source));
 	add_u64(o, "observed_mono_ns", ev->observed_mono_ns);
 	add_time(o, "observed_time", ev->observed_real_ns);

@@ -8,7 +8,7 @@
 #include "output.h"
 #include "util.h"
 
-#define EVENT_FMT "%-24s %-17s %-36s %-16s %-13.13s %-22s %s\n"
+#define EVENT_FMT "%-24s %-18s %-36s %-16s %-13.13s %-30s %s\n"
 
 static int flush_result(FILE *f)
 {
@@ -31,7 +31,15 @@ int out_event_text_header(FILE *f)
 
 static void event_result(const struct kpleg_event *ev, char *buf, size_t n)
 {
+	const char *mark = ev->provisional ? ", provisional"
+			   : ev->type != KPLEG_EVENT_CONTAINER_CONFIRMED ? ""
+			   : ev->corrected ? ", corrected" : ", confirmed";
+
 	if (ev->has_exit_code && *ev->reason)
+		snprintf(buf, n, "exit %d (%s%s)", ev->exit_code, ev->reason, mark);
+	else if (*mark)
+		snprintf(buf, n, "%s%s", ev->has_exit_code ? "exit" : "running", mark);
+	else if (ev->has_exit_code && *ev->reason)
 		snprintf(buf, n, "exit %d (%s)", ev->exit_code, ev->reason);
 	else if (ev->has_exit_code)
 		snprintf(buf, n, "exit %d", ev->exit_code);
