@@ -188,7 +188,8 @@ static const char *why_off(int err)
 
 int hint_source_start(struct kpleg_tracker *t)
 {
-	struct hints_opts o = { .controller = t->cfg.cgroup_controller };
+	struct hints_opts o = { .controller = t->cfg.cgroup_controller,
+				.ring_size = t->cfg.hint_ring_bytes };
 	unsigned period = t->cfg.relist_period_ms;
 	struct hints *h;
 	int r;

@@ -87,6 +87,10 @@ int kpleg_tracker__new(const struct kpleg_config *cfg, struct kpleg_tracker **re
 
 	if (!cfg || !ret || cfg->mode > KPLEG_MODE_EVENTED || cfg->fetch_concurrency > 64)
 		return -EINVAL;
+	/* A ring is a power of two of at least a page; hints.c checks it again. */
+	if (cfg->hint_ring_bytes && ((cfg->hint_ring_bytes & (cfg->hint_ring_bytes - 1)) ||
+				     cfg->hint_ring_bytes < 4096 || cfg->hint_ring_bytes > (1u << 30)))
+		return -EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;

@@ -69,6 +69,9 @@ struct kpleg_config {
 	/* How long a hint's targeted fetch is retried until the runtime
 	 * reflects what the kernel saw (the runtime lags it). Default 5000. */
 	unsigned hint_retry_max_ms;
+	/* Ring buffer for hints, bytes: a power of two >= the page size.
+	 * Default 262144 (about 5000 exits in flight). */
+	unsigned hint_ring_bytes;
 };
 
 /* Fills @cfg with the defaults (endpoint NULL, mode AUTO). */

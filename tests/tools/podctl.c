@@ -5,7 +5,7 @@
  * kpleg's own CRI client.
  *
  *   podctl -r EP pod NAME [--namespace NS] [--qos Q] [--uid U]   -> "<sandbox-id> <uid>"
- *   podctl -r EP ctr POD-ID NAME [--memory BYTES] -- ARGV...      -> "<container-id>"
+ *   podctl -r EP ctr POD-ID NAME [--qos Q] [--memory BYTES] -- ARGV... -> "<container-id>"
  *   podctl -r EP start|stop|rm ID
  *   podctl -r EP stopp|rmp POD-ID
  *   podctl -r EP status ID            -> "<state> <exit-code> <reason>"
@@ -59,6 +59,7 @@ static int do_ctr(struct cri_client *c, int argc, char **argv)
 	const Runtime__V1__PodSandboxMetadata *m;
 	struct kube_container ct;
 	struct cri_status st;
+	enum kube_qos qos = KUBE_QOS_BESTEFFORT;
 	struct kube_pod p;
 	char **cmd = NULL, *id = NULL;
 	int r = 1;
@@ -67,13 +68,18 @@ static int do_ctr(struct cri_client *c, int argc, char **argv)
 		if (!strcmp(argv[i], "--"))
 			cmd = argv + i + 1;
 	if (argc < 2 || !cmd || !*cmd) {
-		fprintf(stderr, "podctl ctr: usage: ctr POD-ID NAME [--memory B] -- ARGV...\n");
+		fprintf(stderr, "podctl ctr: usage: ctr POD-ID NAME [--qos Q] [--memory B] -- ARGV...\n");
+		return 2;
+	}
+	/* The pod's QoS class names the cgroup parent, as the kubelet's does. */
+	if (kube_qos_parse(opt(argc, argv, "--qos", "besteffort"), &qos) < 0) {
+		fprintf(stderr, "podctl ctr: bad --qos\n");
 		return 2;
 	}
 	if (cri_pod_sandbox_status(c, argv[0], 0, &ps, &st) < 0)
 		return fail("PodSandboxStatus", &st);
 	m = ps->status->metadata;
-	if (kube_pod_init(&p, m->uid, m->name, m->namespace_, KUBE_QOS_BESTEFFORT) < 0 ||
+	if (kube_pod_init(&p, m->uid, m->name, m->namespace_, qos) < 0 ||
 	    kube_container_init(&ct, &p, argv[1], cmd,
 				atoll(opt(argc, argv, "--memory", "0"))) < 0) {
 		fprintf(stderr, "podctl ctr: bad arguments\n");
