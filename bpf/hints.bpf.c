@@ -196,8 +196,29 @@ static __always_inline void count_in(__u32 tgid, __u64 cgid, struct kpleg_cg_sta
 	bpf_map_update_elem(&procs, &tgid, &cgid, BPF_ANY);
 }
 
-/* Takes one process off @cgid; the last one out sends HINT_EXITED. */
-static __always_inline void count_out(__u64 cgid, __u32 tgid, __u32 status, bool dead)
+/* Pid 1 of a pid namespace below the host's: a container's init (the
+ * kubelet gives each container its own pid namespace unless the pod shares
+ * one). When it exits the kernel kills the rest of its namespace. */
+static __always_inline bool ns_init(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	if (level == 0 || level > 32)
+		return false;
+	if (bpf_core_read(&up, sizeof(up), &pid->numbers[level]))
+		return false;
+	return up.nr == 1;
+}
+
+/* Takes one process off @cgid; the last one out sends HINT_EXITED. Its
+ * status is the container init's when init exited here: what the kernel or
+ * the runtime then kills to empty the cgroup (137) says nothing about the
+ * container. (A runc container's first exec is not its entrypoint: runc's
+ * own helpers exec first, so "first exec" cannot name the main process.) */
+static __always_inline void count_out(__u64 cgid, __u32 tgid, __u32 status, bool dead,
+				      bool init)
 {
 	struct kpleg_cg_state *st = bpf_map_lookup_elem(&cgroups, &cgid);
 	__u64 old;
@@ -207,11 +228,16 @@ static __always_inline void count_out(__u64 cgid, __u32 tgid, __u32 status, bool
 	old = st->live_tasks;
 	if (old == 0)
 		return; /* counted before we started and not seeded: nothing to do */
+	if (dead && init) {
+		st->last_exit_status = status;
+		st->flags |= KPLEG_CG_INIT_EXITED;
+	}
 	old = __sync_fetch_and_add(&st->live_tasks, -1);
 	if (old != 1 || !dead)
 		return;
-	st->last_exit_status = status;
-	st->last_exit_code = kpleg_decode_exit(status);
+	if (!(st->flags & KPLEG_CG_INIT_EXITED))
+		st->last_exit_status = status;
+	st->last_exit_code = kpleg_decode_exit(st->last_exit_status);
 	st->last_exit_ns = bpf_ktime_get_ns();
 	st->flags |= KPLEG_CG_EXITED;
 	emit(HINT_EXITED, cgid, st, tgid);
@@ -279,7 +305,7 @@ int BPF_PROG(hints_attach, struct cgroup *dst, const char *path, struct task_str
 	if (old && *old == cgid)
 		return 0;
 	if (old) {
-		count_out(*old, tgid, 0, false);
+		count_out(*old, tgid, 0, false, false);
 		bpf_map_delete_elem(&procs, &tgid);
 	}
 	st = bpf_map_lookup_elem(&cgroups, &cgid);
@@ -315,7 +341,7 @@ int BPF_PROG(hints_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	if (!old || *old != cgid) {
 		/* A move we did not see (attach not attached, or v1 tasks file). */
 		if (old) {
-			count_out(*old, tgid, 0, false);
+			count_out(*old, tgid, 0, false, false);
 			bpf_map_delete_elem(&procs, &tgid);
 		}
 		if (st)
@@ -366,7 +392,7 @@ int BPF_PROG(hints_exit, struct task_struct *task)
 	if (!bpf_core_field_exists(struct trace_event_raw_mark_victim, uid) &&
 	    BPF_CORE_READ(sig, oom_mm))
 		note_oom(cgid, tgid);
-	count_out(cgid, tgid, status, true);
+	count_out(cgid, tgid, status, true, ns_init(task));
 	return 0;
 }
 

@@ -48,6 +48,8 @@ enum kpleg_ctrl {
 #define KPLEG_CG_INHERITED (1u << 1) /* tracked because its parent is (mkdir) */
 #define KPLEG_CG_EXITED (1u << 2)   /* live processes dropped to 0 at least once */
 #define KPLEG_CG_NAMED (1u << 3)    /* tracked because its name is a root name (mkdir) */
+#define KPLEG_CG_INIT_EXITED (1u << 4) /* a pid namespace's init exited here: its
+					 * status is the cgroup's exit status */
 
 /* Root names (rodata targ_root_names): a cgroup made with one of these names
  * is tracked at any level even when its parent is not (kubepods appears with
@@ -88,7 +90,8 @@ struct kpleg_cg_state {
 	__u64 last_exit_ns;   /* when live processes last dropped to 0 */
 	__u64 live_tasks;     /* live processes (thread groups), not threads */
 	__u32 level;
-	__s32 last_exit_code; /* decoded like kpleg_hint.exit_code */
+	__s32 last_exit_code; /* decoded like kpleg_hint.exit_code: the pid
+			       * namespace init's if it exited here, else the last's */
 	__u32 last_exit_status;
 	__u32 oom;	      /* number of OOM victims seen in the cgroup */
 	__u32 flags;	      /* KPLEG_CG_* */

@@ -370,6 +370,36 @@ static void test_sigkill(void **state)
 	check_run(*state, "killed", "kill -KILL $$", 137, SIGKILL);
 }
 
+/* A pid namespace's init (a container's main process) exits 5: the kernel
+ * SIGKILLs the rest of its namespace, and a host-side process exits 9 last.
+ * The cgroup's exit is init's: what dies after it says nothing. */
+static void test_ns_init(void **state)
+{
+	struct env *e = *state;
+	struct kpleg_hint got[16];
+	struct kpleg_cg_state st;
+	char *dir = mk_cgroup(e, e->root, "nsinit");
+	uint64_t id = cg_id(dir);
+	int n, status;
+
+	collect(e, id, HINT_CGROUP_CREATED, 2000);
+	status = wait_status(run_in(dir, "unshare --pid --fork sh -c "
+				    "'sleep 100 & sleep 100 & sleep 0.1; exit 5'; exit 9"));
+	assert_int_equal(status, 9 << 8);
+	collect(e, id, HINT_EXITED, 2000);
+	n = hints_of(e, id, got, 16);
+	assert_true(n >= 3);
+	assert_int_equal(got[n - 1].type, HINT_EXITED);
+	assert_int_equal(got[n - 1].exit_code, 5);
+	assert_int_equal(got[n - 1].exit_status, 5 << 8);
+	assert_int_equal(hints__lookup(e->h, id, &st), 0);
+	assert_true(st.flags & KPLEG_CG_INIT_EXITED);
+	assert_int_equal(st.last_exit_code, 5);
+	assert_int_equal(st.live_tasks, 0);
+	fprintf(stderr, "# nsinit: init exited 5, its children were killed, the outer shell "
+			"exited 9 last: EXITED exit_code=%d\n", got[n - 1].exit_code);
+}
+
 /* A process and a cgroup outside the tracked root: nothing at all. */
 static void test_untracked(void **state)
 {
@@ -565,7 +595,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_root_seeded), T(test_exit_code), T(test_sigkill), T(test_untracked),
-		T(test_nested_fork), T(test_root_named), T(test_lost),	  T(test_oom),
+		T(test_nested_fork), T(test_ns_init), T(test_root_named), T(test_lost),	  T(test_oom),
 	};
 	/* The same minus the OOM kill, which needs v1's memory.limit_in_bytes. */
 	const size_t n_v2 = sizeof(tests) / sizeof(tests[0]) - 1;

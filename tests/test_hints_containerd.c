@@ -2,7 +2,8 @@
 /*
  * Kernel hints end to end on a real containerd 1.6 (no CRI events), with the
  * tracker in its default mode (auto: kernel hints + relist):
- *  - a container that exits with code 3,
+ *  - a container that exits with code 3, and one whose init exits 4 while
+ *    children still run (the kernel kills them: 137 must not win),
  *  - one killed with SIGKILL from outside the runtime (137, within 150 ms),
  *  - one OOM-killed under a memory limit (137, reason OOMKilled),
  *  - one that lives ~25 ms and is removed at once: the generic relist's blind
@@ -220,6 +221,19 @@ static void test_exit_code(void **state)
 	free(id);
 }
 
+/* The container's exit code is its init's: the processes the kernel kills
+ * when init exits (SIGKILL, 137) must not decide it. */
+static void test_init_exit_with_children(void **state)
+{
+	struct fx *fx = *state;
+	char *const argv[] = { "sh", "-c", "sleep 100 & sleep 100 & sleep 0.2; exit 4", NULL };
+	char *id = start_ctr(fx, "orphans", argv, 0);
+
+	check_exit(fx, id, "init exits 4, two children left", 4, "Error", NULL);
+	check_once(fx, id, false);
+	free(id);
+}
+
 /* The container's first process, from its cgroup (any hierarchy). */
 static pid_t ctr_pid(const struct fx *fx, const char *id)
 {
@@ -352,7 +366,7 @@ static void test_counters(void **state)
 	assert_true(h.bpf_active);
 	assert_true(h.hints_received > 0);
 	assert_int_equal(h.hints_lost, 0);
-	assert_true(h.provisional >= 4);
+	assert_true(h.provisional >= 5);
 	/* all confirmed, but the 25 ms container's may have been removed first */
 	assert_true(h.provisional_confirmed + 1 >= h.provisional);
 	assert_int_equal(h.provisional_corrected, 0);
@@ -363,6 +377,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_code),
+		cmocka_unit_test(test_init_exit_with_children),
 		cmocka_unit_test(test_sigkill_from_outside),
 		cmocka_unit_test(test_oom_killed),
 		cmocka_unit_test(test_short_lived),

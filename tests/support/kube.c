@@ -141,6 +141,15 @@ int kube_container_init(struct kube_container *c, const struct kube_pod *p, cons
 	c->cfg.labels = c->labels;
 	c->res.memory_limit_in_bytes = memory_limit;
 	c->linux_cfg.resources = &c->res;
+	/* The kubelet's defaults for a hostNetwork pod without
+	 * shareProcessNamespace: its own pid namespace, the pod's IPC. */
+	runtime__v1__linux_container_security_context__init(&c->sec);
+	runtime__v1__namespace_option__init(&c->ns_opts);
+	c->ns_opts.network = RUNTIME__V1__NAMESPACE_MODE__NODE;
+	c->ns_opts.pid = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+	c->ns_opts.ipc = RUNTIME__V1__NAMESPACE_MODE__POD;
+	c->sec.namespace_options = &c->ns_opts;
+	c->linux_cfg.security_context = &c->sec;
 	c->cfg.linux = &c->linux_cfg;
 	return 0;
 }

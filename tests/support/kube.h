@@ -35,6 +35,8 @@ struct kube_container {
 	Runtime__V1__ImageSpec image;
 	Runtime__V1__LinuxContainerConfig linux_cfg;
 	Runtime__V1__LinuxContainerResources res;
+	Runtime__V1__LinuxContainerSecurityContext sec;
+	Runtime__V1__NamespaceOption ns_opts;
 	Runtime__V1__ContainerConfig__LabelsEntry label[4];
 	Runtime__V1__ContainerConfig__LabelsEntry *labels[4];
 	char *argv[KUBE_ARGV_MAX];
