@@ -24,12 +24,18 @@
 #include "tracker_internal.h"
 #include "util.h"
 
-/* Retries: the runtime reports an exit 150-300 ms after the kernel here
+/* Retries: the runtime reports an exit 100-300 ms after the kernel here
  * (containerd 1.6 and 1.7), so poll its status for the object every 10 ms
- * for the first second (one cheap call each), every 100 ms after that. */
+ * for the first second (one cheap call each), every 100 ms after that. An
+ * object the runtime does not list yet (a sandbox's cgroup appears while
+ * RunPodSandbox runs) costs a discovery each time: back off from 10 ms to
+ * 500 ms. */
 #define RETRY_FAST_MS 10
 #define RETRY_FAST_FOR_MS 1000
 #define RETRY_SLOW_MS 100
+#define RETRY_DISCOVER_MAX_MS 500
+/* Waits without a due retry are checked for staleness this often. */
+#define SCAN_MS 1000
 
 static enum hint_want want_of(uint32_t type)
 {
@@ -154,11 +160,25 @@ static void ask(struct kpleg_tracker *t, struct hint_wait *w)
 	engine_request_object(t, w->uid, &id);
 }
 
-static uint64_t retry_delay_ns(const struct hint_wait *w, uint64_t now)
+static uint64_t retry_delay_ns(struct kpleg_tracker *t, const struct hint_wait *w, uint64_t now)
 {
-	return (now - w->since_ns < RETRY_FAST_FOR_MS * NSEC_PER_MSEC ? RETRY_FAST_MS
-									: RETRY_SLOW_MS) *
-	       NSEC_PER_MSEC;
+	uint64_t ms;
+
+	if (!cache_container(t->cache, w->id) && !cache_sandbox(t->cache, w->id)) {
+		ms = (uint64_t)RETRY_FAST_MS << (w->attempts < 7 ? w->attempts - 1 : 6);
+		ms = ms < RETRY_DISCOVER_MAX_MS ? ms : RETRY_DISCOVER_MAX_MS;
+	} else {
+		ms = now - w->since_ns < RETRY_FAST_FOR_MS * NSEC_PER_MSEC ? RETRY_FAST_MS
+									  : RETRY_SLOW_MS;
+	}
+	return ms * NSEC_PER_MSEC;
+}
+
+static void set_due(struct kpleg_tracker *t, struct hint_wait *w, uint64_t due)
+{
+	w->due_ns = due;
+	if (due < t->hint_scan_ns)
+		t->hint_scan_ns = due;
 }
 
 /* The retries ran out. A provisional exit the runtime never confirmed is
@@ -260,7 +280,7 @@ void engine_hints_fetched(struct kpleg_tracker *t, const char *uid)
 			else if (now - w->since_ns > cap)
 				give_up(t, w);
 			else
-				w->due_ns = now + retry_delay_ns(w, now);
+				set_due(t, w, now + retry_delay_ns(t, w, now));
 		}
 	}
 }
@@ -272,6 +292,10 @@ uint64_t engine_hints_tick(struct kpleg_tracker *t, uint64_t now, uint64_t until
 
 	if (!t->hint_waits.n)
 		return until;
+	/* Nothing due before the next scan: no walk over every wait per message. */
+	if (now < t->hint_scan_ns)
+		return until < t->hint_scan_ns ? until : t->hint_scan_ns;
+	t->hint_scan_ns = now + SCAN_MS * NSEC_PER_MSEC;
 	for (size_t i = 0; i < t->hint_waits.nb; i++) {
 		struct hnode *n = t->hint_waits.b[i], *next;
 
@@ -281,13 +305,13 @@ uint64_t engine_hints_tick(struct kpleg_tracker *t, uint64_t now, uint64_t until
 			next = n->next;
 			if (w->due_ns && w->due_ns <= now)
 				ask(t, w);
-			else if (w->due_ns && w->due_ns < until)
-				until = w->due_ns;
+			else if (w->due_ns && w->due_ns < t->hint_scan_ns)
+				t->hint_scan_ns = w->due_ns;
 			else if (!w->due_ns && now - w->since_ns > stuck)
 				drop(t, w); /* its fetch never came back: the relist covers it */
 		}
 	}
-	return until;
+	return until < t->hint_scan_ns ? until : t->hint_scan_ns;
 }
 
 void engine_hints_lost(struct kpleg_tracker *t, const struct msg *m)

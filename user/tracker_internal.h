@@ -190,6 +190,7 @@ struct kpleg_tracker {
 	uint64_t relist_list_ns;	/* start of the relist whose fetches are pending */
 	bool stream_up, stream_supported;
 	struct htab hint_waits;		/* id -> struct hint_wait */
+	uint64_t hint_scan_ns;		/* next walk over the waits (a retry is due) */
 	bool hints_active;		/* hints flow (auto mode, BPF loaded) */
 	bool hints_reconciling;		/* lost hints: fast relists until a sync */
 	uint64_t hints_lost_ns;		/* when the last loss was noticed */
