@@ -170,6 +170,44 @@ static void test_events_empty_ok(void **state)
 	no_events_lifecycle(*state);
 }
 
+/* Auto mode, no event stream, kernel hints up but silent (fakecri runs no
+ * process): every transition after the first sync is one the relist found
+ * and no faster source announced, the missed-event count. The relist runs at
+ * the hinted period. */
+static int setup_auto_no_events(void **state)
+{
+	*state = tk_fx_new(&(struct tk_opts){ .mode = KPLEG_MODE_AUTO,
+					      .events = FAKECRI_EVENTS_UNIMPLEMENTED,
+					      .relist_ms = 100, .relist_hinted_ms = 150 });
+	return 0;
+}
+
+static void test_missed_events(void **state)
+{
+	struct tk_fx *fx = *state;
+	struct kpleg_health h;
+	struct tk_pod *p;
+	const char *a;
+
+	tk_start(fx);
+	tk_health(fx, &h);
+	if (!h.bpf_active)
+		fail_msg("kernel hints not active (%s): this test needs root and BTF", h.bpf_state);
+	assert_int_equal(h.missed_events, 0);
+	p = tk_pod_new(fx, "quiet");
+	tk_wait_event(fx, p->sb, S_READY);
+	a = tk_ctr_add(fx, p, "a", true);
+	tk_wait_event(fx, a, C_STARTED);
+	tk_ctr_exit(fx, a, 2);
+	tk_wait_event(fx, a, C_DIED);
+	tk_wait_relists(fx, 1);
+	tk_health(fx, &h);
+	/* SandboxReady, ContainerCreated, ContainerStarted, ContainerDied */
+	assert_int_equal(h.missed_events, 4);
+	assert_int_equal(h.relist_period_ms, 150);
+	assert_true(h.bpf_active);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +215,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_unimplemented, setup_unimplemented,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_events_empty_ok, setup_empty_ok, teardown),
+		cmocka_unit_test_setup_teardown(test_missed_events, setup_auto_no_events, teardown),
 	};
 
 	return cmocka_run_group_tests_name("tracker_stream", tests, NULL, NULL);

@@ -97,6 +97,8 @@ void tk_start(struct tk_fx *fx)
 	cfg.mode = fx->o.mode;
 	cfg.relist_period_ms = fx->o.relist_ms ? fx->o.relist_ms : 100;
 	cfg.relist_period_evented_ms = fx->o.relist_evented_ms ? fx->o.relist_evented_ms : 600000;
+	if (fx->o.relist_hinted_ms)
+		cfg.relist_period_hinted_ms = fx->o.relist_hinted_ms;
 	if (fx->o.health_ms)
 		cfg.health_threshold_ms = fx->o.health_ms;
 	cfg.call_timeout_ms = fx->o.call_timeout_ms ? fx->o.call_timeout_ms : 2000;

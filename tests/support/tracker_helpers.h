@@ -30,6 +30,7 @@ struct tk_opts {
 	enum kpleg_mode mode;
 	unsigned relist_ms;	    /* 0: 100 */
 	unsigned relist_evented_ms; /* 0: 600000 (only events can explain a fast detection) */
+	unsigned relist_hinted_ms;  /* 0: library default (with kernel hints, no stream) */
 	unsigned health_ms;	    /* 0: library default */
 	unsigned call_timeout_ms;   /* 0: 2000 */
 	unsigned backoff_ms;	    /* 0: 200 */
