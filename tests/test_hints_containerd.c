@@ -210,28 +210,29 @@ static void check_once(struct fx *fx, const char *id, bool removed)
 	assert_int_equal(count_events(fx, id, KPLEG_EVENT_CONTAINER_REMOVED), removed);
 }
 
-static void test_exit_code(void **state)
+/* Runs `sh -c SCRIPT` and expects its exit, provisional then confirmed. */
+static void run_exit(struct fx *fx, const char *name, const char *script, const char *what,
+		     int32_t code)
 {
-	struct fx *fx = *state;
-	char *const argv[] = { "sh", "-c", "sleep 0.2; exit 3", NULL };
-	char *id = start_ctr(fx, "exit3", argv, 0);
+	char *const argv[] = { "sh", "-c", (char *)script, NULL };
+	char *id = start_ctr(fx, name, argv, 0);
 
-	check_exit(fx, id, "exit 3", 3, "Error", NULL);
+	check_exit(fx, id, what, code, "Error", NULL);
 	check_once(fx, id, false);
 	free(id);
+}
+
+static void test_exit_code(void **state)
+{
+	run_exit(*state, "exit3", "sleep 0.2; exit 3", "exit 3", 3);
 }
 
 /* The container's exit code is its init's: the processes the kernel kills
  * when init exits (SIGKILL, 137) must not decide it. */
 static void test_init_exit_with_children(void **state)
 {
-	struct fx *fx = *state;
-	char *const argv[] = { "sh", "-c", "sleep 100 & sleep 100 & sleep 0.2; exit 4", NULL };
-	char *id = start_ctr(fx, "orphans", argv, 0);
-
-	check_exit(fx, id, "init exits 4, two children left", 4, "Error", NULL);
-	check_once(fx, id, false);
-	free(id);
+	run_exit(*state, "orphans", "sleep 100 & sleep 100 & sleep 0.2; exit 4",
+		 "init exits 4, two children left", 4);
 }
 
 /* The container's first process, from its cgroup (any hierarchy). */

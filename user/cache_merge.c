@@ -144,6 +144,21 @@ static int merge_ctr_absent(struct merge *m, const struct snap_container *sc)
 	return 0;
 }
 
+/* Puts @ct in the place of @old (NULL: a new object); @ct is freed on error. */
+static int replace_ctr(struct merge *m, struct cache_ctr *old, struct cache_ctr *ct)
+{
+	if (old) {
+		unlink_ctr(m, old);
+		free(old);
+	}
+	if (link_ctr(m, ct) < 0) {
+		free(ct);
+		return -ENOMEM;
+	}
+	m->changed++;
+	return 0;
+}
+
 /* The runtime's report on a container whose exit the kernel announced:
  * confirm it (same exit code, and OOMKilled exactly when the kernel saw an
  * OOM kill) or correct it. A runtime that still says the container runs is
@@ -164,13 +179,8 @@ static int confirm_ctr(struct merge *m, struct cache_ctr *old, const struct snap
 								 : old->observed_ns;
 	x.corrected = sc->state != KPLEG_CONTAINER_EXITED ||
 		      sc->exit_code != old->kernel_exit_code || oom != old->kernel_oom;
-	unlink_ctr(m, old);
-	free(old);
-	if (link_ctr(m, ct) < 0) {
-		free(ct);
+	if (replace_ctr(m, old, ct) < 0)
 		return -ENOMEM;
-	}
-	m->changed++;
 	if (x.corrected)
 		m->c->corrected++;
 	else
@@ -213,15 +223,8 @@ static int merge_ctr(struct merge *m, const struct snap_container *sc)
 		return -ENOMEM;
 	ct->observed_ns = m->s->observed_ns;
 	old_state = old ? old->state : -2;
-	if (old) {
-		unlink_ctr(m, old);
-		free(old);
-	}
-	if (link_ctr(m, ct) < 0) {
-		free(ct);
+	if (replace_ctr(m, old, ct) < 0)
 		return -ENOMEM;
-	}
-	m->changed++;
 	m->c->provisional += ct->provisional;
 	ctr_transitions(m, old_state, ct);
 	return 0;
