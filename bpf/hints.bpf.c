@@ -78,7 +78,9 @@ static __always_inline void fill(struct kpleg_hint *h, __u32 type, __u64 cgid,
 {
 	h->cgid = cgid;
 	h->parent_cgid = st->parent_cgid;
-	h->ts_ns = bpf_ktime_get_ns();
+	/* An exit's time is the map's, so that a hint rebuilt from the map
+	 * after a loss names the same instant as the ring's. */
+	h->ts_ns = type == HINT_EXITED ? st->last_exit_ns : bpf_ktime_get_ns();
 	h->type = type;
 	h->exit_code = type == HINT_EXITED ? st->last_exit_code : 0;
 	h->exit_status = type == HINT_EXITED ? st->last_exit_status : 0;

@@ -67,7 +67,7 @@ enum kpleg_ctrl {
 struct kpleg_hint {
 	__u64 cgid;	    /* kernfs id of the cgroup (never truncated) */
 	__u64 parent_cgid;  /* 0 when unknown */
-	__u64 ts_ns;	    /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 ts_ns;	    /* bpf_ktime_get_ns(): CLOCK_MONOTONIC; HINT_EXITED: last_exit_ns */
 	__u32 type;	    /* enum kpleg_hint_type */
 	__s32 exit_code;    /* HINT_EXITED: like a shell's $?: code, or 128+signal */
 	__u32 exit_status;  /* HINT_EXITED: raw wait() status */

@@ -31,7 +31,9 @@ struct cache_ctr {
 	int32_t exit_code;
 	int64_t created_at, started_at, finished_at;
 	uint64_t observed_ns;
-	bool provisional, kernel_oom;	/* EXITED from the kernel, unconfirmed */
+	bool provisional;		/* EXITED from the kernel, unconfirmed */
+	/* The last kernel exit applied (kept after the runtime's word). */
+	bool kernel_oom;
 	int32_t kernel_exit_code;
 	uint64_t kernel_ns;
 	char strs[];

@@ -60,9 +60,11 @@ static struct cache_ctr *new_ctr(const struct snap_container *sc, const struct c
 	ct->started_at = sc->started_at;
 	ct->finished_at = sc->finished_at;
 	ct->provisional = sc->provisional;
-	ct->kernel_oom = sc->oom;
-	ct->kernel_exit_code = sc->exit_code;
-	ct->kernel_ns = sc->kernel_ns;
+	ct->kernel_oom = sc->provisional ? sc->oom : old && old->kernel_oom;
+	ct->kernel_exit_code = sc->provisional ? sc->exit_code : old ? old->kernel_exit_code : 0;
+	/* The last kernel exit applied outlives its confirmation, so that the
+	 * same exit seen again (the map re-read after a loss) is not news. */
+	ct->kernel_ns = sc->provisional ? sc->kernel_ns : old ? old->kernel_ns : 0;
 	return ct;
 }
 

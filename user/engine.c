@@ -128,6 +128,19 @@ uint64_t tracker_period_ns(const struct kpleg_tracker *t)
 	return (uint64_t)ms * NSEC_PER_MSEC;
 }
 
+/* The period in force for health readers, when it changes. */
+static void publish_period(struct kpleg_tracker *t)
+{
+	unsigned ms = (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC);
+
+	if (ms == t->period_ms_published)
+		return;
+	t->period_ms_published = ms;
+	pthread_mutex_lock(&t->stats_lock);
+	t->stats.relist_period_ms = ms;
+	pthread_mutex_unlock(&t->stats_lock);
+}
+
 void engine_relist_now(struct kpleg_tracker *t)
 {
 	t->relist_due_ns = now_mono_ns();
@@ -144,9 +157,7 @@ static void start_relist(struct kpleg_tracker *t)
 	j->list = true;
 	t->relist_inflight = true;
 	t->relist_started_ns = now_mono_ns();
-	pthread_mutex_lock(&t->stats_lock);
-	t->stats.relist_period_ms = (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC);
-	pthread_mutex_unlock(&t->stats_lock);
+
 	workers_submit(t, j);
 }
 
@@ -340,6 +351,7 @@ void *engine_main(void *arg)
 
 		if (!t->relist_inflight && now >= t->relist_due_ns)
 			start_relist(t);
+		publish_period(t);
 		until = t->relist_inflight ? now + 60 * NSEC_PER_SEC : t->relist_due_ns;
 		until = engine_hints_tick(t, now, until);
 		m = next_msg(t, until);

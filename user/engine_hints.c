@@ -115,6 +115,8 @@ static void apply_exit(struct kpleg_tracker *t, struct hint_wait *w)
 	w->exit_pending = false;
 	if (ct->state == KPLEG_CONTAINER_EXITED)
 		return; /* the runtime was first */
+	if (ct->kernel_ns && ct->kernel_ns >= w->exit_ns)
+		return; /* this exit was applied and settled already (a re-read map) */
 	sc = (struct snap_container){
 		.id = ct->id,
 		.sandbox_id = ct->sandbox_id,

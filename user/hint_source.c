@@ -38,8 +38,7 @@ static void count_unresolved(struct kpleg_tracker *t)
 }
 
 /* Resolves @path and posts the hint; 0 (a hint that is not ours is no error). */
-static int post_hint(struct kpleg_tracker *t, const struct kpleg_hint *hint, const char *path,
-		     bool reconciled)
+static int post_hint(struct kpleg_tracker *t, const struct kpleg_hint *hint, const char *path)
 {
 	struct kpleg_cg_state st;
 	struct cgroup_ref ref;
@@ -63,7 +62,6 @@ static int post_hint(struct kpleg_tracker *t, const struct kpleg_hint *hint, con
 	m->hint.type = hint->type;
 	m->hint.kernel_ns = hint->ts_ns;
 	m->hint.exit_code = hint->exit_code;
-	m->hint.reconciled = reconciled;
 	m->hint.oom = hint->type == HINT_OOM;
 	if ((hint->type == HINT_EXITED || hint->type == HINT_STARTED) &&
 	    hints__lookup(t->hints, hint->cgid, &st) == 0) {
@@ -83,10 +81,10 @@ static int on_hint(void *ctx, const struct kpleg_hint *hint)
 	char path[KPLEG_PATH_MAX];
 
 	if (hint->type == HINT_CGROUP_CREATED)
-		return post_hint(t, hint, ((const struct kpleg_hint_created *)hint)->path, false);
+		return post_hint(t, hint, ((const struct kpleg_hint_created *)hint)->path);
 	if (hints__path(t->hints, hint->cgid, path, sizeof(path)) < 0)
 		return 0; /* a root or QoS cgroup seeded without a path, or gone */
-	return post_hint(t, hint, path, false);
+	return post_hint(t, hint, path);
 }
 
 /* After a loss: what the map says about every tracked cgroup, as hints. */
@@ -108,7 +106,7 @@ static int reconcile_one(void *ctx, uint64_t cgid, const struct kpleg_cg_state *
 	} else {
 		h.type = HINT_CGROUP_CREATED;
 	}
-	return post_hint(t, &h, path, true);
+	return post_hint(t, &h, path);
 }
 
 static void on_loss(struct kpleg_tracker *t, uint64_t lost)

@@ -48,7 +48,6 @@ struct hint_msg {
 	uint64_t first_exec_ns;	 /* 0 if unknown */
 	int32_t exit_code;	 /* HINT_EXITED */
 	bool oom;		 /* an OOM victim was in the cgroup */
-	bool reconciled;	 /* rebuilt from the map after a loss, not a ring record */
 };
 
 struct msg {
@@ -195,7 +194,7 @@ struct kpleg_tracker {
 	bool hints_reconciling;		/* lost hints: fast relists until a sync */
 	uint64_t hints_lost_ns;		/* when the last loss was noticed */
 	bool fetch_from_relist;		/* the snapshot being applied was a relist's */
-	unsigned period_ms_logged;
+	unsigned period_ms_published;
 
 	/* kernel hints (hint_source.c): the BPF side and its reader thread */
 	struct hints *hints;
