@@ -32,17 +32,27 @@ step "kpleg info --runtime-endpoint $EP"
 step "kpleg watch --runtime-endpoint $EP   (in the background; its lines follow)"
 "$KPLEG" watch --runtime-endpoint "$EP" >"$out" &
 watch_pid=$!
-sleep 1
+sleep 1.5 # loading the BPF programs and the first sync
 
 step "three pods, one per QoS class, four containers"
 read -r web _ < <("$PODCTL" -r "$EP" pod web --namespace shop --qos burstable)
 read -r job _ < <("$PODCTL" -r "$EP" pod batch-job --namespace shop --qos besteffort)
-read -r db _ < <("$PODCTL" -r "$EP" pod db --namespace data --qos guaranteed)
-server=$("$PODCTL" -r "$EP" ctr "$web" server -- /bin/sh -c 'exec sleep 3600')
+read -r db db_uid < <("$PODCTL" -r "$EP" pod db --namespace data --qos guaranteed)
+server=$("$PODCTL" -r "$EP" ctr "$web" server --qos burstable -- /bin/sh -c 'exec sleep 3600')
 ok=$("$PODCTL" -r "$EP" ctr "$job" finishes -- /bin/sh -c 'sleep 0.2; exit 0')
 bad=$("$PODCTL" -r "$EP" ctr "$job" fails -- /bin/sh -c 'sleep 0.2; exit 3')
-killed=$("$PODCTL" -r "$EP" ctr "$db" killed -- /bin/sh -c 'sleep 0.2; kill -9 $$')
+killed=$("$PODCTL" -r "$EP" ctr "$db" killed --qos guaranteed -- sleep 3600)
 for c in "$server" "$ok" "$bad" "$killed"; do "$PODCTL" -r "$EP" start "$c"; done
+sleep 0.3
+
+step "SIGKILL to the db container's process, from outside the runtime"
+# Guaranteed pods sit right under /kubepods; the pid is the container's init.
+for h in /sys/fs/cgroup/unified /sys/fs/cgroup/pids /sys/fs/cgroup; do
+    procs=$h/kubepods/pod$db_uid/$killed/cgroup.procs
+    if [[ -r $procs ]]; then pid=$(head -n 1 "$procs"); break; fi
+done
+echo "  kill -9 ${pid:?no process in the container's cgroup}"
+kill -9 "$pid"
 sleep 1
 for c in "$server" "$ok" "$bad" "$killed"; do
     printf '  %.13s %s\n' "$c" "$("$PODCTL" -r "$EP" status "$c")"
@@ -57,7 +67,7 @@ for c in "$ok" "$bad"; do "$PODCTL" -r "$EP" rm "$c"; done
 sleep 0.5
 "$KPLEG" pods --runtime-endpoint "$EP"
 
-step "what kpleg watch saw (CRI events from containerd 1.7)"
+step "what kpleg watch saw (kernel hints first, provisional; then the runtime confirms)"
 kill "$watch_pid" && wait "$watch_pid" 2>/dev/null
 watch_pid=
 cat "$out"

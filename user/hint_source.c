@@ -40,8 +40,8 @@ static void count_unresolved(struct kpleg_tracker *t)
 /* Resolves @path and posts the hint; 0 (a hint that is not ours is no error). */
 static int post_hint(struct kpleg_tracker *t, const struct kpleg_hint *hint, const char *path)
 {
+	struct cgroup_ref ref = { 0 };
 	struct kpleg_cg_state st;
-	struct cgroup_ref ref;
 	struct msg *m;
 
 	if (cgroup_path_resolve(path, strlen(path), &ref) < 0 || ref.kind == CG_NONE ||
