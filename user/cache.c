@@ -162,6 +162,7 @@ void cache_emit_x(struct merge *m, enum kpleg_event_type type, const char *sandb
 		}
 	}
 	if (x) {
+		ev.source = x->source;
 		ev.corrected = x->corrected;
 		ev.kernel_mono_ns = x->kernel_ns;
 		ev.kernel_exit_code = x->kernel_exit_code;

@@ -38,6 +38,7 @@ struct merge {
 
 /* What a ContainerConfirmed event carries beyond a plain event. */
 struct kpleg_event_extra {
+	enum kpleg_source source;	/* overrides the snapshot's */
 	bool corrected;
 	uint64_t kernel_ns;
 	int32_t kernel_exit_code;

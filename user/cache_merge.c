@@ -168,8 +168,14 @@ static int replace_ctr(struct merge *m, struct cache_ctr *old, struct cache_ctr 
 static int confirm_ctr(struct merge *m, struct cache_ctr *old, const struct snap_container *sc)
 {
 	bool oom = sc->reason && !strcmp(sc->reason, "OOMKilled");
-	struct kpleg_event_extra x = { .kernel_ns = old->kernel_ns,
-				       .kernel_exit_code = old->kernel_exit_code };
+	/* The runtime's word came through a status fetch (most often one a
+	 * hint asked for) or a CRI event: the event names that channel. */
+	struct kpleg_event_extra x = {
+		.source = m->s->source == KPLEG_SOURCE_CRI_EVENT ? KPLEG_SOURCE_CRI_EVENT
+								 : KPLEG_SOURCE_RELIST,
+		.kernel_ns = old->kernel_ns,
+		.kernel_exit_code = old->kernel_exit_code,
+	};
 	struct cache_ctr *ct;
 
 	if (sc->state != KPLEG_CONTAINER_EXITED && !m->s->overrule)

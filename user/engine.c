@@ -281,7 +281,7 @@ static void fetch_done(struct kpleg_tracker *t, struct msg *m)
 static void on_fetch_done(struct kpleg_tracker *t, struct msg *m)
 {
 	fetch_done(t, m);
-	engine_hints_fetched(t, m->uid);
+	engine_hints_recheck(t, m->uid);
 }
 
 static void on_stream_state(struct kpleg_tracker *t, struct msg *m)

@@ -113,5 +113,6 @@ void engine_cri_event(struct kpleg_tracker *t, struct msg *m)
 	engine_apply(t, s);
 	if (!complete)
 		engine_request_fetch(t, s->uid, NULL, 0, true, false, KPLEG_SOURCE_CRI_EVENT);
+	engine_hints_recheck(t, s->uid);
 	snap__free(s);
 }

@@ -34,6 +34,13 @@
 #define RETRY_FAST_FOR_MS 1000
 #define RETRY_SLOW_MS 100
 #define RETRY_DISCOVER_MAX_MS 500
+/* ... and not for long: a pod the runtime never lists (another runtime's,
+ * on a node that has two) would cost a discovery per hint. 8 tries span
+ * about 1.6 s; a later hint or the relist finds what came later still. */
+#define RETRY_DISCOVER_TRIES 8
+/* With the CRI event stream up the runtime tells us itself: poll only as a
+ * safety net for a lost or late event. */
+#define RETRY_EVENTED_MS 250
 /* Waits without a due retry are checked for staleness this often. */
 #define SCAN_MS 1000
 
@@ -169,11 +176,19 @@ static uint64_t retry_delay_ns(struct kpleg_tracker *t, const struct hint_wait *
 	if (!cache_container(t->cache, w->id) && !cache_sandbox(t->cache, w->id)) {
 		ms = (uint64_t)RETRY_FAST_MS << (w->attempts < 7 ? w->attempts - 1 : 6);
 		ms = ms < RETRY_DISCOVER_MAX_MS ? ms : RETRY_DISCOVER_MAX_MS;
+	} else if (t->stream_up) {
+		ms = RETRY_EVENTED_MS;
 	} else {
 		ms = now - w->since_ns < RETRY_FAST_FOR_MS * NSEC_PER_MSEC ? RETRY_FAST_MS
 									  : RETRY_SLOW_MS;
 	}
 	return ms * NSEC_PER_MSEC;
+}
+
+static bool discovery_spent(struct kpleg_tracker *t, const struct hint_wait *w)
+{
+	return w->attempts >= RETRY_DISCOVER_TRIES && !cache_container(t->cache, w->id) &&
+	       !cache_sandbox(t->cache, w->id);
 }
 
 static void set_due(struct kpleg_tracker *t, struct hint_wait *w, uint64_t due)
@@ -252,7 +267,7 @@ void engine_hint(struct kpleg_tracker *t, const struct msg *m)
 	ask(t, w);
 }
 
-void engine_hints_fetched(struct kpleg_tracker *t, const char *uid)
+void engine_hints_recheck(struct kpleg_tracker *t, const char *uid)
 {
 	struct fetch_state *f;
 	uint64_t now, cap;
@@ -279,7 +294,7 @@ void engine_hints_fetched(struct kpleg_tracker *t, const char *uid)
 				drop(t, w);
 			else if (busy)
 				continue; /* the fetch in flight answers next */
-			else if (now - w->since_ns > cap)
+			else if (now - w->since_ns > cap || discovery_spent(t, w))
 				give_up(t, w);
 			else
 				set_due(t, w, now + retry_delay_ns(t, w, now));

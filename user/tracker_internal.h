@@ -242,8 +242,9 @@ void engine_request_fetch_overrule(struct kpleg_tracker *t, const char *uid);
  * retried fetches */
 void engine_hint(struct kpleg_tracker *t, const struct msg *m);
 void engine_hints_lost(struct kpleg_tracker *t, const struct msg *m);
-/* After a pod's fetch was applied: re-check the hints waiting on it. */
-void engine_hints_fetched(struct kpleg_tracker *t, const char *uid);
+/* After a pod's fetch or CRI event was applied: re-check the hints waiting
+ * on it (satisfied ones end, the others are scheduled again). */
+void engine_hints_recheck(struct kpleg_tracker *t, const char *uid);
 /* Runs the waits that are due; returns the earliest next due time (or @until). */
 uint64_t engine_hints_tick(struct kpleg_tracker *t, uint64_t now, uint64_t until);
 void engine_hints_free(struct kpleg_tracker *t);
