@@ -8,7 +8,8 @@
 #   - an OOM-killed container (32 MiB limit) is reported as OOMKilled,
 #   - a container exiting 3 is reported provisional, then confirmed,
 #   - kpleg stays under 2 % of a core over the run.
-# Then `--no-bpf`: one clear log line, and tracking goes on from the relist.
+# Then without BPF, by flag (`--no-bpf`) and for want of privilege (kpleg run
+# as nobody against a fakecri): one clear log line, and tracking goes on.
 # jq programs are single-quoted on purpose: their $vars are jq's.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -17,7 +18,9 @@ set -euo pipefail
 command -v jq >/dev/null || { echo "hints_test: jq is required" >&2; exit 1; }
 KPLEG=$KPLEG_BUILD/kpleg
 PODCTL=$KPLEG_BUILD/podctl
-for b in "$KPLEG" "$PODCTL"; do
+FAKECRI=$KPLEG_BUILD/fakecri
+command -v setpriv >/dev/null || { echo "hints_test: setpriv (util-linux) is required" >&2; exit 1; }
+for b in "$KPLEG" "$PODCTL" "$FAKECRI"; do
     [[ -x $b ]] || { echo "hints_test: $b not built" >&2; exit 1; }
 done
 EP=$KPLEG_TEST_CD16
@@ -182,6 +185,26 @@ check "--no-bpf: exit 3, from the relist, not provisional" jqe "$json" '
     (.[0] | .exit_code == 3 and .source == "relist" and (has("provisional") | not))' --arg id "$c_nb"
 stop_bg "$watch_pid" INT
 check "--no-bpf: SIGINT stops watch (exit 0)" test "$rc" -eq 0
+
+# ---- no privilege -----------------------------------------------------------------
+echo "--- kpleg watch as an unprivileged user (against fakecri, whose socket it may use)"
+np=$tmp/np
+mkdir -p "$np"
+chmod 755 "$tmp"
+chmod 777 "$np"
+start_bg "$np/fakecri.out" "$np/fakecri.log" "$FAKECRI" --socket "$np/f.sock" --pods 2 --containers-per-pod 1
+must "fakecri up" wait_for 10 test -S "$np/f.sock"
+chmod 666 "$np/f.sock"
+start_bg "$np/watch.json" "$np/watch.log" setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$KPLEG" watch -r "unix://$np/f.sock" -o json
+watch_pid=$bg_pid
+must "unprivileged: watch synced" wait_for 20 log_has "$np/watch.log" '"Tracker synced"'
+check "unprivileged: exactly one log line says hints are unavailable for want of privilege" \
+    test "$(grep -c 'Kernel hints unavailable: no privilege for BPF' "$np/watch.log")" -eq 1
+check "unprivileged: both containers reported from the CRI sources" wait_for 5 jqe "$np/watch.json" \
+    'map(select(.type == "ContainerStarted")) | length == 2'
+stop_bg "$watch_pid" INT
+check "unprivileged: SIGINT stops watch (exit 0)" test "$rc" -eq 0
 
 # ---- bad flags ---------------------------------------------------------------------
 rc=0
