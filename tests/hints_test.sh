@@ -144,6 +144,8 @@ t_end=$EPOCHREALTIME
 cpu1=$(cpu_ticks "$watch_pid")
 stop_bg "$watch_pid" INT
 check "SIGINT stops watch (exit 0)" test "$rc" -eq 0
+check "the summary log line counts the provisional exits and their confirmations" \
+    grep -Eq '"Summary".* provisional=[4-9][0-9]* confirmed=[3-9][0-9]* corrected=0 ' "$log"
 
 check "exit3: provisional ContainerDied exit 3 (Error) from the kernel" died_ok "$json" "$c_exit" 3 Error
 check "exit3: confirmed by the runtime" confirmed_ok "$json" "$c_exit" 3 Error

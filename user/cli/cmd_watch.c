@@ -334,6 +334,22 @@ static int poll_timeout(uint64_t next_health_ns)
 	return now >= next_health_ns ? 0 : (int)((next_health_ns - now) / NSEC_PER_MSEC) + 1;
 }
 
+/* One line with what the run saw, for the operator's log. */
+static void log_summary(struct kpleg_tracker *t)
+{
+	struct kpleg_health h;
+
+	kpleg_tracker__health(t, &h);
+	log_info("\"Summary\" events=%llu relists=%llu fetches=%llu criEvents=%llu "
+		 "bpf=\"%s\" hints=%llu hintsLost=%llu provisional=%llu confirmed=%llu "
+		 "corrected=%llu missedEvents=%llu",
+		 (unsigned long long)h.events_emitted, (unsigned long long)h.relists,
+		 (unsigned long long)h.fetches, (unsigned long long)h.events_received, h.bpf_state,
+		 (unsigned long long)h.hints_received, (unsigned long long)h.hints_lost,
+		 (unsigned long long)h.provisional, (unsigned long long)h.provisional_confirmed,
+		 (unsigned long long)h.provisional_corrected, (unsigned long long)h.missed_events);
+}
+
 /* Runs until a signal (0) or an output/queue error (-errno). */
 static int watch_loop(struct watch *w)
 {
@@ -350,6 +366,7 @@ static int watch_loop(struct watch *w)
 			return -errno;
 		if (r > 0 && pfd[0].revents && (sig = read_signal(w->sfd))) {
 			log_info("\"Stopping\" signal=\"%s\"", strsignal(sig));
+			log_summary(w->t);
 			return 0;
 		}
 		if (r > 0 && (pfd[1].revents & (POLLERR | POLLNVAL)))
