@@ -80,6 +80,10 @@ static int on_hint(void *ctx, const struct kpleg_hint *hint)
 	struct kpleg_tracker *t = ctx;
 	char path[KPLEG_PATH_MAX];
 
+	if (hint->type < HINT_CGROUP_CREATED || hint->type > HINT_CGROUP_REMOVED) {
+		log_v(1, "\"Ignoring a kernel hint of unknown type\" type=%u", hint->type);
+		return 0;
+	}
 	if (hint->type == HINT_CGROUP_CREATED)
 		return post_hint(t, hint, ((const struct kpleg_hint_created *)hint)->path);
 	if (hints__path(t->hints, hint->cgid, path, sizeof(path)) < 0)
