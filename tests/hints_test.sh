@@ -167,8 +167,14 @@ done
 wall=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN{printf "%.3f", b-a}')
 pct=$(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v w="$wall" 'BEGIN{printf "%.2f", 100*t/hz/w}')
 echo "    kpleg CPU over the run: $((cpu1 - cpu0)) ticks in ${wall} s = ${pct} % of a core"
-check "kpleg under ${CPU_BOUND_PCT} % of a core over the run (${pct} %)" \
-    awk -v p="$pct" -v b="$CPU_BOUND_PCT" 'BEGIN{exit !(p < b)}'
+# The bound is the release build's; ASan and UBSan multiply CPU cost (2.5 %
+# was seen here), so a sanitizer build reports the figure without judging it.
+if ldd "$KPLEG" 2>/dev/null | grep -q libasan; then
+    echo "    (sanitizer build: CPU figure reported, the ${CPU_BOUND_PCT} % bound is for the release build)"
+else
+    check "kpleg under ${CPU_BOUND_PCT} % of a core over the run (${pct} %)" \
+        awk -v p="$pct" -v b="$CPU_BOUND_PCT" 'BEGIN{exit !(p < b)}'
+fi
 
 # ---- --no-bpf -------------------------------------------------------------------
 echo "--- kpleg watch --no-bpf"
