@@ -51,7 +51,7 @@ for h in /sys/fs/cgroup/unified /sys/fs/cgroup/pids /sys/fs/cgroup; do
     procs=$h/kubepods/pod$db_uid/$killed/cgroup.procs
     if [[ -r $procs ]]; then pid=$(head -n 1 "$procs"); break; fi
 done
-echo "  kill -9 ${pid:?no process in the container's cgroup}"
+echo "  kill -9 ${pid:?no process in the cgroup of the container}"
 kill -9 "$pid"
 sleep 1
 for c in "$server" "$ok" "$bad" "$killed"; do
