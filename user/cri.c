@@ -127,7 +127,11 @@ int cri_call_raw(struct cri_client *c, const char *method, const ProtobufCMessag
 
 	if (timeout_ms <= 0)
 		timeout_ms = CRI_DEFAULT_TIMEOUT_MS;
-	snprintf(path, sizeof(path), CRI_SERVICE "%s", method);
+	/* A bare name is a RuntimeService method; a full path any service's. */
+	if (method[0] == '/')
+		snprintf(path, sizeof(path), "%s", method);
+	else
+		snprintf(path, sizeof(path), CRI_SERVICE "%s", method);
 	send = pb_to_byte_buffer(req);
 	if (!send)
 		return cri_set_status(st, GRPC_STATUS_INTERNAL, -ENOMEM, "out of memory");

@@ -21,7 +21,8 @@ int cri_set_status(struct cri_status *st, grpc_status_code code, int err, const 
 int cri_status_from_grpc(struct cri_status *st, grpc_status_code code, grpc_slice details);
 
 /* A unary call whose reply is left undecoded in *@ret_recv (may be NULL for
- * an empty message); the caller destroys it. */
+ * an empty message); the caller destroys it. @method is a RuntimeService
+ * method's name, or a full path ("/kpleg.v1.Kpleg/Status"). */
 int cri_call_raw(struct cri_client *c, const char *method, const ProtobufCMessage *req,
 		 int timeout_ms, grpc_byte_buffer **ret_recv, struct cri_status *st);
 
