@@ -188,9 +188,9 @@ cleanup:
 	return r;
 }
 
-static int call_unary(struct cri_client *c, const char *method, const ProtobufCMessage *req,
-		      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
-		      ProtobufCMessage **ret, struct cri_status *st)
+int cri_call_unary(struct cri_client *c, const char *method, const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+		   ProtobufCMessage **ret, struct cri_status *st)
 {
 	grpc_byte_buffer *recv = NULL;
 	int r = cri_call_raw(c, method, req, timeout_ms, &recv, st);
@@ -211,7 +211,7 @@ static int call_unary(struct cri_client *c, const char *method, const ProtobufCM
 	({                                                                                  \
 		ProtobufCMessage *_m = NULL;                                                \
 		char _why[200];                                                             \
-		int _r = call_unary(c, method, &(req)->base, &desc, timeout_ms, &_m, st);   \
+		int _r = cri_call_unary(c, method, &(req)->base, &desc, timeout_ms, &_m, st);   \
 		if (_r == 0 && (_r = validate((type *)_m, _why, sizeof(_why))) < 0) {       \
 			cri_set_status(st, GRPC_STATUS_OK, _r, "%s: invalid reply: %s",     \
 				       method, _why);                                       \
@@ -394,7 +394,7 @@ int cri_create_container(struct cri_client *c, const char *pod_id,
 		ProtobufCMessage *_m = NULL;                                                \
 		int _r;                                                                     \
 		_req.field = (char *)(id);                                                  \
-		_r = call_unary(c, method, &_req.base, &resp_desc, timeout_ms, &_m, st);    \
+		_r = cri_call_unary(c, method, &_req.base, &resp_desc, timeout_ms, &_m, st);    \
 		cri_msg_free(_m);                                                           \
 		_r;                                                                         \
 	})
@@ -442,7 +442,7 @@ int cri_stop_container(struct cri_client *c, const char *id, int64_t grace_s, in
 
 	req.container_id = (char *)id;
 	req.timeout = grace_s;
-	r = call_unary(c, "StopContainer", &req.base,
+	r = cri_call_unary(c, "StopContainer", &req.base,
 		       &runtime__v1__stop_container_response__descriptor, timeout_ms, &m, st);
 	cri_msg_free(m);
 	return r;

@@ -58,6 +58,13 @@ const char *cri_client__target(const struct cri_client *c);
 /* ---- unary calls ----------------------------------------------------------
  * @timeout_ms <= 0 means CRI_DEFAULT_TIMEOUT_MS. *@ret is set only on success
  * and is freed by the caller with cri_msg_free(). @st may be NULL. */
+/* One unary call of any service on the client's channel: @method is a
+ * RuntimeService method's name or a full path ("/kpleg.v1.Kpleg/Status");
+ * the reply is decoded as @resp_desc into an arena (free with cri_msg_free). */
+int cri_call_unary(struct cri_client *c, const char *method, const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+		   ProtobufCMessage **ret, struct cri_status *st);
+
 int cri_version(struct cri_client *c, int timeout_ms, Runtime__V1__VersionResponse **ret,
 		struct cri_status *st);
 int cri_status(struct cri_client *c, int timeout_ms, Runtime__V1__StatusResponse **ret,

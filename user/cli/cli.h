@@ -16,6 +16,8 @@ struct cli_command {
 int cmd_info(int argc, char **argv);
 int cmd_pods(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Picks the runtime endpoint: @flag if given (validated), else the first
  * default socket that exists, saying which. Returns 0 or an EXIT_* code after
@@ -33,3 +35,15 @@ int cli_check_runtime(const char *cmd, const char *target, int timeout_ms);
  * prints one line about the bad option @opt ('?' or ':') and returns
  * EXIT_USAGE. */
 int cli_bad_option(const char *cmd, char **argv, int opt);
+
+/* --cgroup-controller: unified or a v1 controller name; one clear line and
+ * -EINVAL otherwise. */
+int cli_parse_controller(const char *cmd, const char *val, const char **ret);
+
+/* Blocks SIGINT/SIGTERM in this thread (and so in every thread started
+ * after) and returns a signalfd for them, or -errno; SIGPIPE is ignored. */
+int cli_signals_open(void);
+/* Lets a second signal end the process while it stops. */
+void cli_signals_restore(void);
+/* The signal number read from the signalfd, or 0. */
+int cli_read_signal(int sfd);

@@ -2,8 +2,12 @@
 /* Helpers shared by the tracker commands (watch, pods). */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cri.h"
@@ -49,4 +53,61 @@ int cli_bad_option(const char *cmd, char **argv, int opt)
 		fprintf(stderr, "kpleg %s: unknown option \"%s\" (see kpleg %s --help)\n", cmd,
 			arg, cmd);
 	return EXIT_USAGE;
+}
+
+int cli_parse_controller(const char *cmd, const char *val, const char **ret)
+{
+	static const char *const ok[] = { "unified", "cpuset", "cpu",	  "cpuacct", "blkio",
+					  "memory",  "devices", "freezer", "pids" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(val, ok[i])) {
+			*ret = ok[i];
+			return 0;
+		}
+	fprintf(stderr, "kpleg %s: invalid --cgroup-controller \"%s\": expected unified, "
+			"cpuset, cpu, cpuacct, blkio, memory, devices, freezer or pids\n", cmd, val);
+	return -EINVAL;
+}
+
+/* Blocks SIGINT/SIGTERM in this thread (and so in every thread started
+ * after) and returns a signalfd for them, or -errno. */
+int cli_signals_open(void)
+{
+	sigset_t mask;
+	int fd, r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	r = pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	if (r)
+		return -r;
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	/* A reader that goes away is an EPIPE from the write: a normal stop. */
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+/* Lets a second signal end the process while the tracker stops. */
+void cli_signals_restore(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
+}
+
+/* The signal number read from the signalfd, or 0. */
+int cli_read_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
 }

@@ -114,21 +114,6 @@ static int parse_mode(const char *val, enum kpleg_mode *mode)
 	return 0;
 }
 
-static int parse_controller(const char *val, const char **ret)
-{
-	static const char *const ok[] = { "unified", "cpuset", "cpu",	  "cpuacct", "blkio",
-					  "memory",  "devices", "freezer", "pids" };
-
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-		if (!strcmp(val, ok[i])) {
-			*ret = ok[i];
-			return 0;
-		}
-	fprintf(stderr, "kpleg watch: invalid --cgroup-controller \"%s\": expected unified, "
-			"cpuset, cpu, cpuacct, blkio, memory, devices, freezer or pids\n", val);
-	return -EINVAL;
-}
-
 static int parse_opt(int opt, const char *arg, struct watch_opts *o)
 {
 	switch (opt) {
@@ -139,7 +124,7 @@ static int parse_opt(int opt, const char *arg, struct watch_opts *o)
 	case 't': return cli_parse_uint("--health-threshold", arg, MAX_PERIOD_MS, &o->health_ms);
 	case 'v': return parse_verbosity(arg);
 	case 'B': o->no_bpf = true; return 0;
-	case 'C': return parse_controller(arg, &o->controller);
+	case 'C': return cli_parse_controller("watch", arg, &o->controller);
 	default: return -EINVAL;
 	}
 }
@@ -183,38 +168,6 @@ static int parse_args(int argc, char **argv, struct watch_opts *o, int *ret_exit
 		return -1;
 	}
 	return 0;
-}
-
-/* Blocks SIGINT/SIGTERM in this thread (and so in every thread started
- * after) and returns a signalfd for them, or -errno. */
-static int signals_open(void)
-{
-	sigset_t mask;
-	int fd, r;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	r = pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	if (r)
-		return -r;
-	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	/* A reader that goes away is an EPIPE from the write: a normal stop. */
-	signal(SIGPIPE, SIG_IGN);
-	return fd;
-}
-
-/* Lets a second signal end the process while the tracker stops. */
-static void signals_restore(void)
-{
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
 }
 
 /* ---- output ------------------------------------------------------------------ */
@@ -317,16 +270,6 @@ static int drain_events(struct watch *w)
 	return 0;
 }
 
-/* The signal number read from the signalfd, or 0. */
-static int read_signal(int sfd)
-{
-	struct signalfd_siginfo si;
-
-	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-		return 0;
-	return (int)si.ssi_signo;
-}
-
 static int poll_timeout(uint64_t next_health_ns)
 {
 	uint64_t now = now_mono_ns();
@@ -364,7 +307,7 @@ static int watch_loop(struct watch *w)
 		r = poll(pfd, ARRAY_SIZE(pfd), poll_timeout(next_health));
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (r > 0 && pfd[0].revents && (sig = read_signal(w->sfd))) {
+		if (r > 0 && pfd[0].revents && (sig = cli_read_signal(w->sfd))) {
 			log_info("\"Stopping\" signal=\"%s\"", strsignal(sig));
 			log_summary(w->t);
 			return 0;
@@ -424,7 +367,7 @@ static int run(struct watch *w, const char *target)
 	r = w->o->json ? 0 : out_event_text_header(stdout);
 	if (r == 0)
 		r = watch_loop(w);
-	signals_restore();
+	cli_signals_restore();
 	if (r == -EPIPE) {
 		log_info("\"Output closed by the reader, stopping\"");
 		return EXIT_OK;
@@ -451,7 +394,7 @@ int cmd_watch(int argc, char **argv)
 	if (r)
 		return r;
 	/* Before anything starts a thread (gRPC does in the check below). */
-	sfd = signals_open();
+	sfd = cli_signals_open();
 	if (sfd < 0) {
 		fprintf(stderr, "kpleg watch: cannot set up signal handling: %s\n", strerror(-sfd));
 		return EXIT_FAIL;

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `kpleg daemon`: one tracker for the node, served to many consumers over
+ * kpleg's own gRPC API (proto/kpleg.proto) on a unix socket that only root
+ * and a configured uid/gid may use. SIGTERM/SIGINT stop it cleanly: watchers
+ * are told, the socket is removed, the BPF programs are detached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cri.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+#define MAX_PERIOD_MS 86400000UL
+#define DEFAULT_MAX_WATCHERS 64
+#define DEFAULT_REPLAY 4096
+#define MAX_REPLAY 1000000
+
+struct daemon_opts {
+	const char *endpoint, *socket, *controller;
+	enum kpleg_mode mode;
+	unsigned long relist_ms, max_watchers, replay;
+	long allow_uid, allow_gid; /* -1: none */
+	bool no_bpf;
+};
+
+static void usage(FILE *out)
+{
+	struct kpleg_config d;
+
+	kpleg_config_init(&d);
+	fprintf(out,
+		"Usage: kpleg daemon [OPTIONS]\n\n"
+		"Runs the tracker as a service and serves kpleg's API (proto/kpleg.proto:\n"
+		"ListPods, GetPod, Watch, Status) on a unix socket, until SIGTERM or SIGINT.\n"
+		"Logs go to stderr.\n\n"
+		"  -r, --runtime-endpoint E  CRI socket, unix:///path or /path (default: the first\n"
+		"                            of containerd's and CRI-O's usual sockets that exists)\n"
+		"  -s, --socket PATH         the API socket, created 0660 (default %s)\n"
+		"      --allow-uid UID       besides root, this uid may use the socket (default: none)\n"
+		"      --allow-gid GID       and this gid; also the socket's group (default: none)\n"
+		"      --mode M              auto, generic or evented, as for kpleg watch (default auto)\n"
+		"      --relist-period MS    relist period while no event stream is trusted\n"
+		"                            (default %u)\n"
+		"      --no-bpf              no kernel hints\n"
+		"      --cgroup-controller C cgroup hierarchy the hints watch (default: v2 if it\n"
+		"                            holds kubepods, else memory)\n"
+		"      --max-watchers N      concurrent Watch streams (default %u)\n"
+		"      --replay-buffer N     events kept for Watch to resume from (default %u)\n"
+		"  -v, --v N                 log verbosity, 0-10 (default 0)\n"
+		"  -h, --help                this text\n",
+		KPLEG_DEFAULT_SOCKET, d.relist_period_ms, DEFAULT_MAX_WATCHERS, DEFAULT_REPLAY);
+}
+
+static int parse_id(const char *opt, const char *val, long *ret)
+{
+	unsigned long v;
+
+	if (!strcmp(val, "0")) {
+		*ret = 0;
+		return 0;
+	}
+	if (cli_parse_uint(opt, val, UINT_MAX - 1, &v) < 0)
+		return -EINVAL;
+	*ret = (long)v;
+	return 0;
+}
+
+static int parse_opt(int opt, const char *arg, struct daemon_opts *o)
+{
+	unsigned long v = 0;
+
+	switch (opt) {
+	case 'r': o->endpoint = arg; return 0;
+	case 's': o->socket = arg; return 0;
+	case 'U': return parse_id("--allow-uid", arg, &o->allow_uid);
+	case 'G': return parse_id("--allow-gid", arg, &o->allow_gid);
+	case 'm':
+		if (kpleg_mode_parse(arg, &o->mode) == 0)
+			return 0;
+		fprintf(stderr, "kpleg daemon: invalid --mode \"%s\": expected auto, generic or "
+				"evented\n", arg);
+		return -EINVAL;
+	case 'p': return cli_parse_uint("--relist-period", arg, MAX_PERIOD_MS, &o->relist_ms);
+	case 'B': o->no_bpf = true; return 0;
+	case 'C': return cli_parse_controller("daemon", arg, &o->controller);
+	case 'W': return cli_parse_uint("--max-watchers", arg, 4096, &o->max_watchers);
+	case 'R': return cli_parse_uint("--replay-buffer", arg, MAX_REPLAY, &o->replay);
+	case 'v':
+		if (strcmp(arg, "0") && cli_parse_uint("-v", arg, 10, &v) < 0)
+			return -EINVAL;
+		log_set_verbosity((int)v);
+		return 0;
+	default: return -EINVAL;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct daemon_opts *o, int *ret_exit)
+{
+	static const struct option opts[] = {
+		{ "runtime-endpoint", required_argument, NULL, 'r' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "allow-uid", required_argument, NULL, 'U' },
+		{ "allow-gid", required_argument, NULL, 'G' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "relist-period", required_argument, NULL, 'p' },
+		{ "no-bpf", no_argument, NULL, 'B' },
+		{ "cgroup-controller", required_argument, NULL, 'C' },
+		{ "max-watchers", required_argument, NULL, 'W' },
+		{ "replay-buffer", required_argument, NULL, 'R' },
+		{ "v", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":r:s:v:h", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			*ret_exit = EXIT_OK;
+			return -1;
+		}
+		if (opt == '?' || opt == ':') {
+			*ret_exit = cli_bad_option("daemon", argv, opt);
+			return -1;
+		}
+		if (parse_opt(opt, optarg, o) < 0) {
+			*ret_exit = EXIT_USAGE;
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kpleg daemon: unexpected argument \"%s\"\n", argv[optind]);
+		*ret_exit = EXIT_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+/* The runtime's name and versions, for Status. */
+static void runtime_version(struct daemon *d)
+{
+	Runtime__V1__VersionResponse *v = NULL;
+	struct cri_client *c = cri_client__new(d->endpoint);
+	struct cri_status st;
+
+	if (c && cri_version(c, 5000, &v, &st) == 0) {
+		snprintf(d->runtime_name, sizeof(d->runtime_name), "%s", v->runtime_name);
+		snprintf(d->runtime_version, sizeof(d->runtime_version), "%s", v->runtime_version);
+		snprintf(d->runtime_api_version, sizeof(d->runtime_api_version), "%s",
+			 v->runtime_api_version);
+	}
+	cri_msg_free(v);
+	cri_client__free(c);
+}
+
+/* mkdir -p of the socket's directory (0755), like /run/kpleg. */
+static int make_parent(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *p;
+
+	if (!dir)
+		return -ENOMEM;
+	for (p = dir + 1; (p = strchr(p, '/')); p++) {
+		*p = 0;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int tracker_up(struct daemon *d, const struct daemon_opts *o)
+{
+	struct kpleg_config cfg;
+	int r;
+
+	kpleg_config_init(&cfg);
+	cfg.runtime_endpoint = d->endpoint;
+	cfg.mode = o->mode;
+	if (o->relist_ms)
+		cfg.relist_period_ms = (unsigned)o->relist_ms;
+	cfg.disable_bpf = o->no_bpf;
+	cfg.cgroup_controller = o->controller;
+	r = kpleg_tracker__new(&cfg, &d->t);
+	if (r == 0)
+		r = kpleg_tracker__subscribe(d->t, daemon_on_event, d, &d->sub);
+	if (r == 0)
+		r = kpleg_tracker__start(d->t);
+	if (r < 0)
+		fprintf(stderr, "kpleg daemon: cannot start the tracker: %s\n", strerror(-r));
+	return r;
+}
+
+static int api_up(struct daemon *d, const struct daemon_opts *o)
+{
+	struct rpc_server_opts so = {
+		.path = o->socket,
+		.allow_uid = o->allow_uid < 0 ? (uid_t)-1 : (uid_t)o->allow_uid,
+		.allow_gid = o->allow_gid < 0 ? (gid_t)-1 : (gid_t)o->allow_gid,
+		.max_calls = (unsigned)d->max_watchers + 32,
+		.methods = daemon_api_methods,
+		.n_methods = daemon_api_n_methods,
+		.ctx = d,
+	};
+	int r = make_parent(o->socket);
+
+	if (r == 0)
+		r = rpc_server__start(&so, &d->api);
+	if (r == -EADDRINUSE)
+		fprintf(stderr, "kpleg daemon: another server answers on %s; not starting\n",
+			o->socket);
+	else if (r == -EEXIST)
+		fprintf(stderr, "kpleg daemon: %s exists and is not a socket; not starting\n",
+			o->socket);
+	else if (r < 0)
+		fprintf(stderr, "kpleg daemon: cannot serve on %s: %s\n", o->socket, strerror(-r));
+	return r;
+}
+
+static void daemon_down(struct daemon *d)
+{
+	if (d->log)
+		evlog_close(d->log); /* watchers end with UNAVAILABLE */
+	rpc_server__free(d->api);
+	kpleg_subscription__free(d->sub);
+	kpleg_tracker__free(d->t); /* detaches the BPF programs */
+	evlog__free(d->log);
+	pthread_mutex_destroy(&d->lock);
+}
+
+static int serve(struct daemon *d, int sfd, const char *socket)
+{
+	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+
+	log_info("\"Serving\" socket=\"%s\" endpoint=\"%s\" mode=\"%s\"", socket, d->endpoint,
+		 kpleg_mode_str(d->mode));
+	for (;;) {
+		int sig;
+
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		sig = cli_read_signal(sfd);
+		if (sig) {
+			log_info("\"Stopping\" signal=\"%s\"", strsignal(sig));
+			return 0;
+		}
+	}
+}
+
+int cmd_daemon(int argc, char **argv)
+{
+	struct daemon_opts o = { .mode = KPLEG_MODE_AUTO, .socket = KPLEG_DEFAULT_SOCKET,
+				 .allow_uid = -1, .allow_gid = -1 };
+	struct daemon d = { 0 };
+	_cleanup_close_ int sfd = -1;
+	int r, code;
+
+	if (parse_args(argc, argv, &o, &code) < 0)
+		return code;
+	r = cli_runtime_endpoint(o.endpoint, d.endpoint, sizeof(d.endpoint));
+	if (r)
+		return r;
+	r = cli_check_runtime("daemon", d.endpoint, 5000);
+	if (r)
+		return r;
+	sfd = cli_signals_open();
+	if (sfd < 0) {
+		fprintf(stderr, "kpleg daemon: cannot set up signals: %s\n", strerror(-sfd));
+		return EXIT_FAIL;
+	}
+	pthread_mutex_init(&d.lock, NULL);
+	d.mode = o.mode;
+	d.max_watchers = o.max_watchers ? (unsigned)o.max_watchers : DEFAULT_MAX_WATCHERS;
+	d.start_mono_ns = kpleg_now_mono_ns();
+	d.start_real_ns = now_real_ns();
+	d.epoch = d.start_real_ns; /* a new number every run */
+	runtime_version(&d);
+	r = evlog__new(o.replay ? (unsigned)o.replay : DEFAULT_REPLAY, &d.log);
+	if (r < 0) {
+		fprintf(stderr, "kpleg daemon: cannot allocate the replay buffer: %s\n",
+			strerror(-r));
+		daemon_down(&d);
+		return EXIT_FAIL;
+	}
+	/* The socket first: a second daemon stops here before touching BPF. */
+	r = api_up(&d, &o);
+	if (r == 0)
+		r = tracker_up(&d, &o);
+	if (r == 0)
+		r = serve(&d, sfd, o.socket);
+	cli_signals_restore();
+	daemon_down(&d);
+	if (r < 0)
+		return EXIT_FAIL;
+	log_info("\"Stopped\" socket=\"%s\"", o.socket);
+	return EXIT_OK;
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `kpleg status`: asks a running kpleg daemon how it is doing (Status). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "cri.h"
+#include "daemon.h"
+#include "kpleg.pb-c.h"
+#include "log.h"
+#include "util.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: kpleg status [OPTIONS]\n\n"
+		"Asks a running kpleg daemon for its status: the runtime, each source and its\n"
+		"health, the kernel hints, counters. Exit 0 when the daemon is healthy, 1 when\n"
+		"it is not or does not answer.\n\n"
+		"  -s, --socket PATH   the daemon's API socket (default %s)\n"
+		"  -o, --output F      text or json (default text)\n"
+		"      --timeout MS    how long to wait for the answer (default 5000)\n"
+		"  -h, --help          this text\n",
+		KPLEG_DEFAULT_SOCKET);
+}
+
+static const char *mode_name(Kpleg__V1__Mode m)
+{
+	/* proto = C + 1 (proto/kpleg.proto) */
+	return m ? kpleg_mode_str((enum kpleg_mode)(m - 1)) : "unknown";
+}
+
+static void print_text(const Kpleg__V1__StatusResponse *s)
+{
+	printf("runtime: %s %s (%s)\n", s->runtime_name, s->runtime_version, s->runtime_endpoint);
+	printf("mode: %s\n", mode_name(s->mode));
+	printf("healthy: %s%s%s\n", s->healthy ? "yes" : "no", s->healthy ? "" : ": ",
+	       s->healthy ? "" : s->unhealthy_reason);
+	printf("synced: %s\n", s->synced ? "yes" : "no");
+	if (s->relist)
+		printf("relist: %llu done, %llu failed, every %u ms\n",
+		       (unsigned long long)s->relist->relists,
+		       (unsigned long long)s->relist->failures, s->relist->period_ms);
+	if (s->cri_events)
+		printf("cri events: %s, %llu received\n",
+		       !s->cri_events->supported ? "not supported"
+		       : s->cri_events->connected ? "connected" : "down",
+		       (unsigned long long)s->cri_events->received);
+	if (s->kernel_hints)
+		printf("kernel hints: %s; %llu hints, %llu lost; %llu provisional exits, %llu "
+		       "confirmed, %llu corrected\n", s->kernel_hints->bpf_state,
+		       (unsigned long long)s->kernel_hints->hints_received,
+		       (unsigned long long)s->kernel_hints->hints_lost,
+		       (unsigned long long)s->kernel_hints->provisional,
+		       (unsigned long long)s->kernel_hints->provisional_confirmed,
+		       (unsigned long long)s->kernel_hints->provisional_corrected);
+	printf("pods: %llu, containers: %llu\n", (unsigned long long)s->pods,
+	       (unsigned long long)s->containers);
+	printf("events: %llu emitted, %llu missed by every faster source\n",
+	       (unsigned long long)s->events_emitted, (unsigned long long)s->missed_events);
+	printf("watchers: %u\n", s->watchers);
+}
+
+static json_object *u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+static void print_json(const Kpleg__V1__StatusResponse *s)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "runtime_endpoint", json_object_new_string(s->runtime_endpoint));
+	json_object_object_add(o, "runtime_name", json_object_new_string(s->runtime_name));
+	json_object_object_add(o, "runtime_version", json_object_new_string(s->runtime_version));
+	json_object_object_add(o, "mode", json_object_new_string(mode_name(s->mode)));
+	json_object_object_add(o, "healthy", json_object_new_boolean(s->healthy));
+	if (!s->healthy)
+		json_object_object_add(o, "unhealthy_reason",
+				       json_object_new_string(s->unhealthy_reason));
+	json_object_object_add(o, "synced", json_object_new_boolean(s->synced));
+	if (s->relist) {
+		json_object_object_add(o, "relists", u64(s->relist->relists));
+		json_object_object_add(o, "relist_period_ms", u64(s->relist->period_ms));
+	}
+	if (s->cri_events) {
+		json_object_object_add(o, "events_supported",
+				       json_object_new_boolean(s->cri_events->supported));
+		json_object_object_add(o, "events_connected",
+				       json_object_new_boolean(s->cri_events->connected));
+	}
+	if (s->kernel_hints) {
+		json_object_object_add(o, "bpf_active",
+				       json_object_new_boolean(s->kernel_hints->bpf_active));
+		json_object_object_add(o, "bpf_state",
+				       json_object_new_string(s->kernel_hints->bpf_state));
+		json_object_object_add(o, "provisional", u64(s->kernel_hints->provisional));
+		json_object_object_add(o, "provisional_confirmed",
+				       u64(s->kernel_hints->provisional_confirmed));
+		json_object_object_add(o, "provisional_corrected",
+				       u64(s->kernel_hints->provisional_corrected));
+	}
+	json_object_object_add(o, "pods", u64(s->pods));
+	json_object_object_add(o, "containers", u64(s->containers));
+	json_object_object_add(o, "events_emitted", u64(s->events_emitted));
+	json_object_object_add(o, "missed_events", u64(s->missed_events));
+	json_object_object_add(o, "watchers", u64(s->watchers));
+	json_object_object_add(o, "epoch", u64(s->epoch));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	Kpleg__V1__StatusRequest req = KPLEG__V1__STATUS_REQUEST__INIT;
+	Kpleg__V1__StatusResponse *resp = NULL;
+	const char *socket = KPLEG_DEFAULT_SOCKET;
+	unsigned long timeout = 5000;
+	struct cri_client *c;
+	struct cri_status st;
+	char target[160];
+	bool json = false;
+	int opt, r;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":s:o:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': socket = optarg; break;
+		case 'o':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "kpleg status: invalid --output \"%s\": expected json "
+						"or text\n", optarg);
+				return EXIT_USAGE;
+			}
+			json = !strcmp(optarg, "json");
+			break;
+		case 't':
+			if (cli_parse_uint("--timeout", optarg, 3600000, &timeout) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: return cli_bad_option("status", argv, opt);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kpleg status: unexpected argument \"%s\"\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	snprintf(target, sizeof(target), "unix://%s", socket);
+	c = cri_client__new(target);
+	if (!c) {
+		fprintf(stderr, "kpleg status: bad socket path %s: %s\n", socket, strerror(errno));
+		return EXIT_FAIL;
+	}
+	r = cri_call_unary(c, KPLEG_API_SERVICE "Status", &req.base,
+			   &kpleg__v1__status_response__descriptor, (int)timeout,
+			   (ProtobufCMessage **)&resp, &st);
+	cri_client__free(c);
+	if (r < 0) {
+		fprintf(stderr, "kpleg status: no kpleg daemon answers on %s: %s\n", socket,
+			st.message);
+		return EXIT_FAIL;
+	}
+	if (json)
+		print_json(resp);
+	else
+		print_text(resp);
+	r = resp->healthy ? EXIT_OK : EXIT_FAIL;
+	cri_msg_free(resp);
+	return r;
+}
