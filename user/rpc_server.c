@@ -590,8 +590,11 @@ static int listen_on(struct rpc_server *s)
 	/* Nobody can connect before listen(): mode and group are set first. */
 	if (bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		return -errno;
+	/* Owner and group are the allowed uid and gid, so that 0660 lets them
+	 * (and root) connect; the peer check then decides per connection. */
 	if (chmod(s->path, 0660) < 0 ||
-	    (s->o.allow_gid != (gid_t)-1 && chown(s->path, (uid_t)-1, s->o.allow_gid) < 0) ||
+	    ((s->o.allow_uid != (uid_t)-1 || s->o.allow_gid != (gid_t)-1) &&
+	     chown(s->path, s->o.allow_uid, s->o.allow_gid) < 0) ||
 	    listen(s->lfd, 128) < 0) {
 		r = -errno;
 		unlink(s->path);

@@ -4,9 +4,9 @@
  * C core. kpleg accepts the connections itself: each one's SO_PEERCRED is
  * checked (root, or the allowed uid/gid), and the connection is handed to one
  * of two gRPC servers: the real one, or one that answers every call with
- * PERMISSION_DENIED. The socket is created with mode 0660 (group: the allowed
- * gid); a live server already on the path is an error (-EADDRINUSE), a stale
- * socket is replaced.
+ * PERMISSION_DENIED. The socket is created with mode 0660, owned by the
+ * allowed uid and gid when given; a live server already on the path is an
+ * error (-EADDRINUSE), a stale socket is replaced.
  *
  * Every method takes one request message (all of kpleg's and the CRI's do).
  * Each call runs on a thread of its own, at most max_calls at once (more are
@@ -36,8 +36,8 @@ struct rpc_method {
 
 struct rpc_server_opts {
 	const char *path;		 /* the unix socket */
-	uid_t allow_uid;		 /* besides root; (uid_t)-1: nobody else */
-	gid_t allow_gid;		 /* group of the socket and allowed; (gid_t)-1: none */
+	uid_t allow_uid;		 /* besides root, and the socket's owner; -1: none */
+	gid_t allow_gid;		 /* allowed, and the socket's group; (gid_t)-1: none */
 	unsigned max_calls;		 /* concurrent calls; 0: 64 */
 	size_t max_message;		 /* request and reply bytes; 0: 16 MiB */
 	const struct rpc_method *methods;
