@@ -311,6 +311,17 @@ static void on_stream_state(struct kpleg_tracker *t, struct msg *m)
 		t->relist_due_ns = now_mono_ns() + tracker_period_ns(t);
 }
 
+/* A whole-pod fetch for the pod of object @id, if the cache knows it. */
+static void request_object(struct kpleg_tracker *t, const char *id)
+{
+	struct cache_ctr *ct = cache_container(t->cache, id);
+	struct cache_sb *sb = ct ? NULL : cache_sandbox(t->cache, id);
+
+	if (ct || sb)
+		engine_request_fetch(t, ct ? ct->pod->uid : sb->pod->uid, NULL, 0, false, false,
+				     KPLEG_SOURCE_RELIST);
+}
+
 static void handle(struct kpleg_tracker *t, struct msg *m)
 {
 	switch (m->type) {
@@ -328,6 +339,9 @@ static void handle(struct kpleg_tracker *t, struct msg *m)
 		break;
 	case MSG_REQUEST_POD:
 		engine_request_fetch(t, m->uid, NULL, 0, true, false, KPLEG_SOURCE_RELIST);
+		break;
+	case MSG_REQUEST_OBJECT:
+		request_object(t, m->uid);
 		break;
 	case MSG_HINT:
 		engine_hint(t, m);

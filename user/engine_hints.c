@@ -151,21 +151,23 @@ static void apply_exit(struct kpleg_tracker *t, struct hint_wait *w)
 	snap__free(s);
 }
 
-/* The object's status when the cache knows it; otherwise discover the pod. */
+/* A container's status when the cache knows it; the whole pod for a
+ * sandbox (its pause process exits when the pod stops: the pod's containers
+ * changed too); otherwise discover the pod. */
 static void ask(struct kpleg_tracker *t, struct hint_wait *w)
 {
 	struct cache_ctr *ct = cache_container(t->cache, w->id);
-	struct cache_sb *sb = ct ? NULL : cache_sandbox(t->cache, w->id);
-	struct fetch_id id = { .sandbox = sb != NULL };
+	struct fetch_id id = { .sandbox = false };
 
 	w->due_ns = 0;
 	w->attempts++;
-	if (!ct && !sb) {
-		engine_request_fetch(t, w->uid, NULL, 0, true, false, KPLEG_SOURCE_KERNEL);
+	if (!ct) {
+		engine_request_fetch(t, w->uid, NULL, 0, !cache_sandbox(t->cache, w->id), false,
+				     KPLEG_SOURCE_KERNEL);
 		return;
 	}
 	snprintf(id.id, sizeof(id.id), "%s", w->id);
-	snprintf(id.sandbox_id, sizeof(id.sandbox_id), "%s", ct ? ct->sandbox_id : "");
+	snprintf(id.sandbox_id, sizeof(id.sandbox_id), "%s", ct->sandbox_id);
 	engine_request_object(t, w->uid, &id);
 }
 

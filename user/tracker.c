@@ -327,6 +327,20 @@ int kpleg_tracker__request_pod(struct kpleg_tracker *t, const char *uid)
 	return 0;
 }
 
+int kpleg_tracker__request_object(struct kpleg_tracker *t, const char *id)
+{
+	struct msg *m;
+
+	if (!t || !id || !*id || strlen(id) >= KPLEG_ID_MAX)
+		return -EINVAL;
+	m = msg__new(MSG_REQUEST_OBJECT);
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->uid, sizeof(m->uid), "%s", id);
+	engine_post(t, m);
+	return 0;
+}
+
 /* Under the read lock: 1 = fresh copy in *ret, 0 = not yet, -ENOENT, -ENOMEM. */
 static int newer_than_locked(struct kpleg_tracker *t, const char *uid, uint64_t min,
 			     struct kpleg_pod_status **ret)

@@ -26,6 +26,7 @@ enum msg_type {
 	MSG_CRI_EVENT,	   /* one GetContainerEvents message */
 	MSG_STREAM_STATE,  /* the event stream went up, down or is unsupported */
 	MSG_REQUEST_POD,   /* someone asks for a fresh look at a pod */
+	MSG_REQUEST_OBJECT, /* ... at the pod of an object (id in uid[]) */
 	MSG_HINT,	   /* a kernel hint about a pod's cgroup, resolved */
 	MSG_HINTS_LOST,	   /* the kernel dropped hints: reconcile */
 	MSG_WAKE,	   /* re-evaluate timers (stop, config) */

@@ -278,6 +278,10 @@ int kpleg_tracker__list_pods(struct kpleg_tracker *t, struct kpleg_pod_status **
 /* Asks for a fresh look at one pod (a "targeted relist"), coalesced with any
  * fetch already queued or in flight. Returns at once. */
 int kpleg_tracker__request_pod(struct kpleg_tracker *t, const char *uid);
+/* The runtime has just changed sandbox or container @id (kpleg's CRI proxy
+ * saw a call succeed): fetch its pod now, if the cache knows the object.
+ * For a pod the cache does not know yet, use kpleg_tracker__request_pod(). */
+int kpleg_tracker__request_object(struct kpleg_tracker *t, const char *id);
 void kpleg_tracker__health(struct kpleg_tracker *t, struct kpleg_health *ret);
 
 /* CLOCK_MONOTONIC now, in ns: for get_pod_newer_than(). */
