@@ -112,5 +112,23 @@ for bad in "--max-watchers 0" "--replay-buffer x" "--allow-uid -3" "--mode fast"
     check "daemon $bad: exit 2 with one line" bash -c "[[ $rc -eq 2 ]] && [[ \$(wc -l <'$tmp/bad') -eq 1 ]]"
 done
 
+echo "--- config file"
+conf=$tmp/kpleg.conf
+printf '# kpleg daemon options\nruntime-endpoint = %s\nsocket = %s\n\nno-bpf = true  \nmax-watchers = 8\n' \
+    "$EP" "$tmp/from-file.sock" >"$conf"
+start_bg "$tmp/daemon.out" "$tmp/d5.log" "$KPLEG" daemon -c "$conf" --max-watchers 4
+d5=$bg_pid
+must "daemon from a config file serving on the file's socket" wait_for 10 log_has "$tmp/d5.log" '"Serving" socket="'"$tmp/from-file.sock"'"'
+check "config file: no-bpf applied" bash -c "'$KPLEG' status -s '$tmp/from-file.sock' -o json | jq -e '.bpf_active == false' >/dev/null"
+stop_bg "$d5" TERM
+for bad in "bogus = 1:unknown key \"bogus\"" "no-bpf = yes:key \"no-bpf\": invalid value \"yes\"" \
+           "mode = fast:key \"mode\"" "just words:expected \"key = value\""; do
+    printf '%s\n' "${bad%%:*}" >"$tmp/bad.conf"
+    rc=0
+    "$KPLEG" daemon -c "$tmp/bad.conf" >"$tmp/bad.out" 2>&1 || rc=$?
+    check "config \"${bad%%:*}\": exit 2 naming file, line and key" \
+        bash -c "[[ $rc -eq 2 ]] && grep -qF -- '${bad#*:}' '$tmp/bad.out' && grep -q 'bad.conf:1' '$tmp/bad.out'"
+done
+
 echo "daemon_test: $fails failure(s)"
 [[ $fails -eq 0 ]]

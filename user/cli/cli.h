@@ -2,6 +2,7 @@
 /* kpleg's command line: one binary, one file per subcommand. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Exit codes shared by every subcommand. */
@@ -47,3 +48,17 @@ int cli_signals_open(void);
 void cli_signals_restore(void);
 /* The signal number read from the signalfd, or 0. */
 int cli_read_signal(int sfd);
+
+/* Config files (config_file.c): a key is a long option's name; @opt is what
+ * getopt_long returns for it; a boolean key takes true/false (true applies
+ * the option with a NULL value). */
+struct cli_config_key {
+	const char *name;
+	int opt;
+	bool boolean;
+};
+typedef int (*cli_config_apply)(int opt, const char *val, void *ctx);
+/* Applies every line of @path through @apply; 0, or -errno after one clear
+ * line naming the file, line, key and value. */
+int cli_config_load(const char *cmd, const char *path, const struct cli_config_key *keys,
+		    cli_config_apply apply, void *ctx);

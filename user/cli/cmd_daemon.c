@@ -26,8 +26,12 @@
 #define DEFAULT_REPLAY 4096
 #define MAX_REPLAY 1000000
 
+#define MAX_OWNED 32
+
 struct daemon_opts {
-	const char *endpoint, *socket, *controller;
+	const char *endpoint, *socket, *controller, *config;
+	char *owned[MAX_OWNED];	/* values copied out of the config file */
+	unsigned n_owned;
 	enum kpleg_mode mode;
 	unsigned long relist_ms, max_watchers, replay;
 	long allow_uid, allow_gid; /* -1: none */
@@ -58,6 +62,9 @@ static void usage(FILE *out)
 		"      --max-watchers N      concurrent Watch streams (default %u)\n"
 		"      --replay-buffer N     events kept for Watch to resume from (default %u)\n"
 		"  -v, --v N                 log verbosity, 0-10 (default 0)\n"
+		"  -c, --config FILE         options from FILE, one \"key = value\" per line, keys\n"
+		"                            being the long option names (\"no-bpf = true\");\n"
+		"                            options given here win over the file\n"
 		"  -h, --help                this text\n",
 		KPLEG_DEFAULT_SOCKET, d.relist_period_ms, DEFAULT_MAX_WATCHERS, DEFAULT_REPLAY);
 }
@@ -105,9 +112,37 @@ static int parse_opt(int opt, const char *arg, struct daemon_opts *o)
 	}
 }
 
+static const struct cli_config_key config_keys[] = {
+	{ .name = "runtime-endpoint", .opt = 'r' }, { .name = "socket", .opt = 's' },
+	{ .name = "allow-uid", .opt = 'U' }, { .name = "allow-gid", .opt = 'G' },
+	{ .name = "mode", .opt = 'm' }, { .name = "relist-period", .opt = 'p' },
+	{ .name = "no-bpf", .opt = 'B', .boolean = true },
+	{ .name = "cgroup-controller", .opt = 'C' }, { .name = "max-watchers", .opt = 'W' },
+	{ .name = "replay-buffer", .opt = 'R' }, { .name = "v", .opt = 'v' }, { .name = NULL },
+};
+
+/* A config file's value outlives the line it was read from. */
+static int apply_config(int opt, const char *val, void *ctx)
+{
+	struct daemon_opts *o = ctx;
+	char *copy;
+
+	if (o->n_owned == MAX_OWNED || !(copy = strdup(val)))
+		return -ENOMEM;
+	o->owned[o->n_owned++] = copy;
+	return parse_opt(opt, copy, o);
+}
+
+static void opts_free(struct daemon_opts *o)
+{
+	for (unsigned i = 0; i < o->n_owned; i++)
+		free(o->owned[i]);
+}
+
 static int parse_args(int argc, char **argv, struct daemon_opts *o, int *ret_exit)
 {
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "runtime-endpoint", required_argument, NULL, 'r' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "allow-uid", required_argument, NULL, 'U' },
@@ -124,8 +159,19 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, int *ret_exi
 	};
 	int opt;
 
+	/* The file first, then the command line over it. */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":r:s:v:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":r:s:v:hc:", opts, NULL)) != -1)
+		if (opt == 'c')
+			o->config = optarg;
+	if (o->config && cli_config_load("daemon", o->config, config_keys, apply_config, o) < 0) {
+		*ret_exit = EXIT_USAGE;
+		return -1;
+	}
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":r:s:v:hc:", opts, NULL)) != -1) {
+		if (opt == 'c')
+			continue;
 		if (opt == 'h') {
 			usage(stdout);
 			*ret_exit = EXIT_OK;
@@ -271,17 +317,19 @@ int cmd_daemon(int argc, char **argv)
 	_cleanup_close_ int sfd = -1;
 	int r, code;
 
-	if (parse_args(argc, argv, &o, &code) < 0)
-		return code;
-	r = cli_runtime_endpoint(o.endpoint, d.endpoint, sizeof(d.endpoint));
-	if (r)
-		return r;
-	r = cli_check_runtime("daemon", d.endpoint, 5000);
-	if (r)
-		return r;
+	r = parse_args(argc, argv, &o, &code);
+	if (r == 0)
+		r = cli_runtime_endpoint(o.endpoint, d.endpoint, sizeof(d.endpoint));
+	if (r == 0)
+		r = cli_check_runtime("daemon", d.endpoint, 5000);
+	if (r) {
+		opts_free(&o);
+		return r < 0 ? code : r;
+	}
 	sfd = cli_signals_open();
 	if (sfd < 0) {
 		fprintf(stderr, "kpleg daemon: cannot set up signals: %s\n", strerror(-sfd));
+		opts_free(&o);
 		return EXIT_FAIL;
 	}
 	pthread_mutex_init(&d.lock, NULL);
@@ -296,6 +344,7 @@ int cmd_daemon(int argc, char **argv)
 		fprintf(stderr, "kpleg daemon: cannot allocate the replay buffer: %s\n",
 			strerror(-r));
 		daemon_down(&d);
+		opts_free(&o);
 		return EXIT_FAIL;
 	}
 	/* The socket first: a second daemon stops here before touching BPF. */
@@ -306,8 +355,8 @@ int cmd_daemon(int argc, char **argv)
 		r = serve(&d, sfd, o.socket);
 	cli_signals_restore();
 	daemon_down(&d);
-	if (r < 0)
-		return EXIT_FAIL;
-	log_info("\"Stopped\" socket=\"%s\"", o.socket);
-	return EXIT_OK;
+	if (r == 0)
+		log_info("\"Stopped\" socket=\"%s\"", o.socket);
+	opts_free(&o);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
