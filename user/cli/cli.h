@@ -2,8 +2,10 @@
 /* kpleg's command line: one binary, one file per subcommand. */
 #pragma once
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Exit codes shared by every subcommand. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -62,3 +64,17 @@ typedef int (*cli_config_apply)(int opt, const char *val, void *ctx);
  * line naming the file, line, key and value. */
 int cli_config_load(const char *cmd, const char *path, const struct cli_config_key *keys,
 		    cli_config_apply apply, void *ctx);
+
+/* One getopt_long pass over a subcommand's arguments: -h prints usage (exit
+ * 0), a bad option or a stray argument is one line (exit 2), every other
+ * option goes to @apply (which prints its own error and returns < 0).
+ * Returns 0 to go on, else -1 with *ret_exit set. */
+struct cli_getopt {
+	const char *cmd;
+	const char *optstring;	 /* starting with ':' */
+	const struct option *opts;
+	int (*apply)(int opt, const char *arg, void *ctx);
+	void (*usage)(FILE *out);
+	int skip;		 /* an option already handled (0: none) */
+};
+int cli_getopt(const struct cli_getopt *g, int argc, char **argv, void *ctx, int *ret_exit);

@@ -111,3 +111,34 @@ int cli_read_signal(int sfd)
 		return 0;
 	return (int)si.ssi_signo;
 }
+
+int cli_getopt(const struct cli_getopt *g, int argc, char **argv, void *ctx, int *ret_exit)
+{
+	int opt;
+
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, g->optstring, g->opts, NULL)) != -1) {
+		if (opt == g->skip)
+			continue;
+		if (opt == 'h') {
+			g->usage(stdout);
+			*ret_exit = EXIT_OK;
+			return -1;
+		}
+		if (opt == '?' || opt == ':') {
+			*ret_exit = cli_bad_option(g->cmd, argv, opt);
+			return -1;
+		}
+		if (g->apply(opt, optarg, ctx) < 0) {
+			*ret_exit = EXIT_USAGE;
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kpleg %s: unexpected argument \"%s\"\n", g->cmd, argv[optind]);
+		*ret_exit = EXIT_USAGE;
+		return -1;
+	}
+	return 0;
+}

@@ -133,6 +133,11 @@ static int apply_config(int opt, const char *val, void *ctx)
 	return parse_opt(opt, copy, o);
 }
 
+static int apply_opt(int opt, const char *arg, void *ctx)
+{
+	return parse_opt(opt, arg, ctx);
+}
+
 static void opts_free(struct daemon_opts *o)
 {
 	for (unsigned i = 0; i < o->n_owned; i++)
@@ -157,6 +162,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, int *ret_exi
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	const struct cli_getopt g = { .cmd = "daemon", .optstring = ":r:s:v:hc:", .opts = opts,
+				      .apply = apply_opt, .usage = usage, .skip = 'c' };
 	int opt;
 
 	/* The file first, then the command line over it. */
@@ -168,30 +175,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, int *ret_exi
 		*ret_exit = EXIT_USAGE;
 		return -1;
 	}
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":r:s:v:hc:", opts, NULL)) != -1) {
-		if (opt == 'c')
-			continue;
-		if (opt == 'h') {
-			usage(stdout);
-			*ret_exit = EXIT_OK;
-			return -1;
-		}
-		if (opt == '?' || opt == ':') {
-			*ret_exit = cli_bad_option("daemon", argv, opt);
-			return -1;
-		}
-		if (parse_opt(opt, optarg, o) < 0) {
-			*ret_exit = EXIT_USAGE;
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "kpleg daemon: unexpected argument \"%s\"\n", argv[optind]);
-		*ret_exit = EXIT_USAGE;
-		return -1;
-	}
-	return 0;
+	return cli_getopt(&g, argc, argv, o, ret_exit);
 }
 
 /* The runtime's name and versions, for Status. */

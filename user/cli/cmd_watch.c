@@ -129,6 +129,11 @@ static int parse_opt(int opt, const char *arg, struct watch_opts *o)
 	}
 }
 
+static int apply_opt(int opt, const char *arg, void *ctx)
+{
+	return parse_opt(opt, arg, ctx);
+}
+
 /* 0 to go on; otherwise *@ret_exit is the exit code. */
 static int parse_args(int argc, char **argv, struct watch_opts *o, int *ret_exit)
 {
@@ -144,30 +149,10 @@ static int parse_args(int argc, char **argv, struct watch_opts *o, int *ret_exit
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int opt;
+	const struct cli_getopt g = { .cmd = "watch", .optstring = ":r:o:v:h", .opts = opts,
+				      .apply = apply_opt, .usage = watch_usage };
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":r:o:v:h", opts, NULL)) != -1) {
-		if (opt == 'h') {
-			watch_usage(stdout);
-			*ret_exit = EXIT_OK;
-			return -1;
-		}
-		if (opt == '?' || opt == ':') {
-			*ret_exit = cli_bad_option("watch", argv, opt);
-			return -1;
-		}
-		if (parse_opt(opt, optarg, o) < 0) {
-			*ret_exit = EXIT_USAGE;
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "kpleg watch: unexpected argument \"%s\"\n", argv[optind]);
-		*ret_exit = EXIT_USAGE;
-		return -1;
-	}
-	return 0;
+	return cli_getopt(&g, argc, argv, o, ret_exit);
 }
 
 /* ---- output ------------------------------------------------------------------ */
