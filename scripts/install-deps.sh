@@ -66,6 +66,7 @@ trixie_ok() {
 
 if trixie_ok && [ "${KPLEG_DEPS_FORCE:-0}" != 1 ]; then
     log "trixie packages: present ($(paste -sd' ' "$STAMP"))"
+    touch "$STAMP" # newer than this script: make need not run it again
     exit 0
 fi
 
