@@ -186,4 +186,40 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libtestsupport.a $(BUILD)/libf
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+# ---- upstream-cri: a CRI client from the upstream api.proto alone -----------
+# Independent of kpleg on purpose (tests/upstream_client_test.sh): protoc-c
+# output of the sed'ed upstream proto that upstream.desc makes, its own objects
+# and include path (none of kpleg's), linked with no kpleg library. Same
+# runtime.v1 symbol names as kpleg's cri.pb-c, so the two never meet.
+UPCRI_GEN := $(GEN)/upstream-c
+UPCRI_OBJ := $(BUILD)/obj/upstream-cri
+UPCRI_OBJS := $(patsubst tests/tools/upstream_cri/%.c,$(UPCRI_OBJ)/%.o,\
+	$(wildcard tests/tools/upstream_cri/*.c)) $(UPCRI_OBJ)/api.pb-c.o
+UPCRI_PKGS := grpc libprotobuf-c json-c
+UPCRI_CFLAGS = $(filter-out -I%,$(CFLAGS)) -I$(UPCRI_GEN) \
+	$(shell pkg-config --cflags $(UPCRI_PKGS) 2>/dev/null)
+UPCRI_LIBS = $(shell pkg-config --libs $(UPCRI_PKGS) 2>/dev/null) -lpthread
+
+.PHONY: upstream-cri
+upstream-cri: $(BUILD)/upstream-cri
+test: $(BUILD)/upstream-cri
+
+# A pattern rule, so that one protoc-c run makes both files under -j.
+$(UPCRI_GEN)/%.pb-c.c $(UPCRI_GEN)/%.pb-c.h: $(GEN)/upstream.desc
+	$(call msg,PROTOC-C,$(GEN)/upstream/$*.proto)
+	$(Q)mkdir -p $(UPCRI_GEN) && \
+		$(PROTOC_C) --c_out=$(UPCRI_GEN) -I$(GEN)/upstream $(GEN)/upstream/$*.proto
+
+$(UPCRI_OBJ)/api.pb-c.o: $(UPCRI_GEN)/api.pb-c.c $(UPCRI_GEN)/api.pb-c.h
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(dir $@) && $(CC) $(UPCRI_CFLAGS) -c $< -o $@
+
+$(UPCRI_OBJ)/%.o: tests/tools/upstream_cri/%.c $(UPCRI_GEN)/api.pb-c.h $(DEPS_STAMP)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(dir $@) && $(CC) $(UPCRI_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/upstream-cri: $(UPCRI_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(UPCRI_LIBS) -o $@
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
