@@ -27,11 +27,18 @@
 #
 # Against containerd 1.6 directly (no events): the stream is UNIMPLEMENTED at
 # once and the lifecycle still succeeds; that is the gap kpleg's proxy fills.
+#
+# Through `kpleg daemon --cri-proxy-socket P` in front of containerd 1.6: two
+# clients run their lifecycles at once, each on P; each must receive exactly
+# what containerd 1.7 sends (the same checks), for its own pod AND for the
+# other's (every subscriber gets every event, unlike containerd 1.7), while
+# `kpleg status` on the daemon's socket answers.
 # jq programs are single-quoted on purpose: their $vars are jq's.
 # shellcheck disable=SC2016
 set -euo pipefail
 : "${KPLEG_BUILD:?run under scripts/run-tests.sh (make test)}"
 : "${KPLEG_TEST_CD17:?needs containerd 1.7 from scripts/run-tests.sh}"
+: "${KPLEG_TEST_CD16:?needs containerd 1.6 from scripts/run-tests.sh}"
 command -v jq >/dev/null || { echo "upstream_client_test: jq is required (scripts/install-deps.sh installs it)" >&2; exit 1; }
 UPCRI=$KPLEG_BUILD/upstream-cri
 [[ -x $UPCRI ]] || { echo "upstream_client_test: $UPCRI not built (make $UPCRI)" >&2; exit 1; }
@@ -150,7 +157,7 @@ show_events "$tmp/cd17.json"
 check_upstream_events cd17 "$tmp/cd17.json"
 
 # ---- containerd 1.6: no event stream -------------------------------------------
-if [[ -n ${KPLEG_TEST_CD16:-} ]]; then
+if true; then
     echo "--- cd16: upstream-cri against containerd 1.6 ($KPLEG_TEST_CD16)"
     run_lifecycle cd16 "$KPLEG_TEST_CD16"
     check "cd16: lifecycle exit 0" test "$rc" -eq 0
@@ -160,6 +167,49 @@ if [[ -n ${KPLEG_TEST_CD16:-} ]]; then
             .[0].code == "UNIMPLEMENTED" and .[1].exit_code == 3'
     check "cd16: stderr says so" grep -q 'GetContainerEvents: stream ended: UNIMPLEMENTED' "$tmp/cd16.log"
 fi
+
+# ---- containerd 1.6 through kpleg's CRI proxy ---------------------------------------
+echo "--- proxy: two upstream-cri clients through kpleg's CRI proxy in front of containerd 1.6"
+KPLEG=$KPLEG_BUILD/kpleg
+chmod 755 "$tmp"
+start_bg "$tmp/daemon.out" "$tmp/daemon.log" "$KPLEG" daemon -r "$KPLEG_TEST_CD16" \
+    -s "$tmp/kpleg.sock" --cri-proxy-socket "$tmp/cri.sock"
+daemon_pid=$bg_pid
+must "proxy: daemon serving the CRI proxy" wait_for 20 log_has "$tmp/daemon.log" '"Serving the CRI proxy"'
+must "proxy: daemon synced" wait_for 20 bash -c "'$KPLEG' status -s '$tmp/kpleg.sock' -o json | jq -e .synced >/dev/null"
+run_lifecycle_bg() { # LABEL
+    timeout -k 10 120 "$UPCRI" -r "unix://$tmp/cri.sock" lifecycle --exit-code 3 \
+        --events-out "$tmp/$1.json" --pod-name "upstream-$1-$$" --namespace "$NS" \
+        2>"$tmp/$1.log" &
+}
+run_lifecycle_bg proxyA
+pa=$!
+run_lifecycle_bg proxyB
+pb=$!
+rc=0; wait "$pa" || rc=$?
+check "proxy: client A's lifecycle exit 0" test "$rc" -eq 0
+rc=0; wait "$pb" || rc=$?
+check "proxy: client B's lifecycle exit 0" test "$rc" -eq 0
+show_events "$tmp/proxyA.json"
+check_upstream_events proxyA "$tmp/proxyA.json"
+check_upstream_events proxyB "$tmp/proxyB.json"
+# Each client saw the other's pod too: its events, judged by the same checks.
+for pair in A:B B:A; do
+    me=${pair%%:*} other=${pair#*:}
+    # The tool tells a sandbox's DELETED (which has no status) from a
+    # container's only for sandboxes it made: mark the other client's here.
+    osb=$(jqf -r 'select(.type == "lifecycle-done") | .sandbox_id' "$tmp/proxy$other.json")
+    jqf -c --arg sb "$osb" 'select(.type != "lifecycle-done") |
+        if .container_id == $sb then .is_sandbox = true else . end' \
+        "$tmp/proxy$me.json" >"$tmp/cross$me.json"
+    tail -n 1 "$tmp/proxy$other.json" >>"$tmp/cross$me.json"
+    check_upstream_events "proxy: client $me sees $other's pod" "$tmp/cross$me.json"
+done
+check "proxy: the daemon's Status answers, proxy and all" \
+    bash -c "'$KPLEG' status -s '$tmp/kpleg.sock' -o json | jq -e '.healthy and .provisional >= 2' >/dev/null"
+stop_bg "$daemon_pid" TERM
+check "proxy: SIGTERM stops the daemon (exit 0) and removes both sockets" \
+    bash -c "[[ $rc -eq 0 ]] && [[ ! -e '$tmp/kpleg.sock' ]] && [[ ! -e '$tmp/cri.sock' ]]"
 
 # ---- the tool's own failures ------------------------------------------------------
 echo "--- failures"

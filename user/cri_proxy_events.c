@@ -356,3 +356,54 @@ void proxy_events_serve(struct rpc_call *c, void *ctx)
 	pe->subscribers--;
 	pthread_mutex_unlock(&pe->lock);
 }
+
+/* ---- what the kubelet just changed ---------------------------------------------- */
+
+#define UNPACK_ID(type, fn, field)                                                     \
+	({                                                                             \
+		type *_m = fn##__unpack(NULL, len, req);                                \
+		if (_m && _m->field && *_m->field)                                     \
+			kpleg_tracker__request_object(d->t, _m->field);                 \
+		if (_m)                                                                \
+			fn##__free_unpacked(_m, NULL);                                 \
+	})
+
+void proxy_events_on_forwarded(const char *method, const void *req, size_t len, void *ctx)
+{
+	struct daemon *d = ctx;
+	const char *m = strrchr(method, '/');
+
+	if (!m)
+		return;
+	m++;
+	/* The runtime said OK: fetch that pod now rather than at the next
+	 * relist (nothing in the kernel shows a container created or removed). */
+	if (!strcmp(m, "CreateContainer")) {
+		UNPACK_ID(Runtime__V1__CreateContainerRequest, runtime__v1__create_container_request,
+			  pod_sandbox_id);
+	} else if (!strcmp(m, "StartContainer")) {
+		UNPACK_ID(Runtime__V1__StartContainerRequest, runtime__v1__start_container_request,
+			  container_id);
+	} else if (!strcmp(m, "StopContainer")) {
+		UNPACK_ID(Runtime__V1__StopContainerRequest, runtime__v1__stop_container_request,
+			  container_id);
+	} else if (!strcmp(m, "RemoveContainer")) {
+		UNPACK_ID(Runtime__V1__RemoveContainerRequest,
+			  runtime__v1__remove_container_request, container_id);
+	} else if (!strcmp(m, "StopPodSandbox")) {
+		UNPACK_ID(Runtime__V1__StopPodSandboxRequest, runtime__v1__stop_pod_sandbox_request,
+			  pod_sandbox_id);
+	} else if (!strcmp(m, "RemovePodSandbox")) {
+		UNPACK_ID(Runtime__V1__RemovePodSandboxRequest,
+			  runtime__v1__remove_pod_sandbox_request, pod_sandbox_id);
+	} else if (!strcmp(m, "RunPodSandbox")) {
+		Runtime__V1__RunPodSandboxRequest *r =
+			runtime__v1__run_pod_sandbox_request__unpack(NULL, len, req);
+
+		if (r && r->config && r->config->metadata && r->config->metadata->uid &&
+		    *r->config->metadata->uid)
+			kpleg_tracker__request_pod(d->t, r->config->metadata->uid);
+		if (r)
+			runtime__v1__run_pod_sandbox_request__free_unpacked(r, NULL);
+	}
+}

@@ -42,6 +42,11 @@ void proxy_events_close(struct proxy_events *pe);
  * (ctx: the struct proxy_events). */
 void proxy_events_serve(struct rpc_call *c, void *ctx);
 
+/* cri_proxy_opts.on_forwarded (ctx: the struct daemon): after a call that
+ * changed a pod (RunPodSandbox, Create/Start/Stop/RemoveContainer,
+ * Stop/RemovePodSandbox) the tracker fetches that pod at once. */
+void proxy_events_on_forwarded(const char *method, const void *req, size_t len, void *ctx);
+
 /* Events built and subscribers cut off for being slow, for Status. */
 void proxy_events_stats(struct proxy_events *pe, uint64_t *ret_built, uint64_t *ret_cut,
 			unsigned *ret_subscribers);

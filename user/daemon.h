@@ -12,8 +12,13 @@
 #define KPLEG_DEFAULT_SOCKET "/run/kpleg/kpleg.sock"
 #define KPLEG_API_SERVICE "/kpleg.v1.Kpleg/"
 
+struct proxy_events;
+struct cri_proxy;
+
 struct daemon {
 	struct kpleg_tracker *t;
+	struct proxy_events *pe;	/* GetContainerEvents for the CRI proxy */
+	struct cri_proxy *proxy;	/* --cri-proxy-socket */
 	struct kpleg_subscription *sub;
 	struct evlog *log;
 	struct rpc_server *api;

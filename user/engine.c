@@ -317,8 +317,9 @@ static void request_object(struct kpleg_tracker *t, const char *id)
 	struct cache_ctr *ct = cache_container(t->cache, id);
 	struct cache_sb *sb = ct ? NULL : cache_sandbox(t->cache, id);
 
+	/* Discovery too: the change may be a container the cache has not seen. */
 	if (ct || sb)
-		engine_request_fetch(t, ct ? ct->pod->uid : sb->pod->uid, NULL, 0, false, false,
+		engine_request_fetch(t, ct ? ct->pod->uid : sb->pod->uid, NULL, 0, true, false,
 				     KPLEG_SOURCE_RELIST);
 }
 

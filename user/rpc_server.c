@@ -182,9 +182,8 @@ int rpc_call_fail(struct rpc_call *c, grpc_status_code code, const char *fmt, ..
 	return finish(c, NULL, 0, false, code, msg);
 }
 
-int rpc_call_send(struct rpc_call *c, const void *buf, size_t len)
+int rpc_call_send_buffer(struct rpc_call *c, grpc_byte_buffer *bb)
 {
-	grpc_byte_buffer *bb;
 	grpc_op ops[2];
 	size_t n = 0;
 	int r;
@@ -194,12 +193,122 @@ int rpc_call_send(struct rpc_call *c, const void *buf, size_t len)
 	memset(ops, 0, sizeof(ops));
 	if (!c->sent_initial)
 		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-	bb = buffer_of(buf, len);
 	ops[n].op = GRPC_OP_SEND_MESSAGE;
 	ops[n++].data.send_message.send_message = bb;
 	c->sent_initial = true;
 	r = batch(c, ops, n, &c->t_send);
+	return r < 0 ? -ECANCELED : 0;
+}
+
+int rpc_call_send(struct rpc_call *c, const void *buf, size_t len)
+{
+	grpc_byte_buffer *bb;
+	int r;
+
+	if (c->finished || rpc_call_cancelled(c))
+		return -ECANCELED;
+	bb = buffer_of(buf, len);
+	r = rpc_call_send_buffer(c, bb);
 	grpc_byte_buffer_destroy(bb);
+	return r;
+}
+
+/* ---- raw forms, for a proxy ------------------------------------------------ */
+
+/* Whether gRPC would take every entry of @md in a batch: it refuses the whole
+ * batch (GRPC_CALL_ERROR_INVALID_METADATA) for one bad key or value. */
+static bool md_valid(const grpc_metadata_array *md)
+{
+	for (size_t i = 0; md && i < md->count; i++) {
+		const grpc_metadata *m = &md->metadata[i];
+
+		if (!grpc_header_key_is_legal(m->key))
+			return false;
+		if (!grpc_is_binary_header(m->key) && !grpc_header_nonbin_value_is_legal(m->value))
+			return false;
+	}
+	return true;
+}
+
+grpc_byte_buffer *rpc_call_request_buffer(const struct rpc_call *c)
+{
+	grpc_slice sl;
+	grpc_byte_buffer *bb;
+
+	if (c->recv_bb)
+		return grpc_byte_buffer_copy(c->recv_bb); /* shares the slices */
+	sl = grpc_empty_slice();
+	bb = grpc_raw_byte_buffer_create(&sl, 1);
+	grpc_slice_unref(sl);
+	return bb;
+}
+
+grpc_call *rpc_call_child(struct rpc_call *c, grpc_channel *ch, const char *method,
+			  grpc_completion_queue *cq, gpr_timespec deadline)
+{
+	grpc_slice m = grpc_slice_from_copied_string(method);
+	grpc_call *call = grpc_channel_create_call(ch, c->call,
+						   GRPC_PROPAGATE_DEADLINE |
+							   GRPC_PROPAGATE_CANCELLATION,
+						   cq, m, NULL, deadline, NULL);
+
+	grpc_slice_unref(m);
+	return call;
+}
+
+int rpc_call_send_initial_md(struct rpc_call *c, const grpc_metadata_array *md)
+{
+	grpc_op op = { .op = GRPC_OP_SEND_INITIAL_METADATA };
+
+	if (c->sent_initial || c->finished)
+		return -EALREADY;
+	if (!md_valid(md))
+		return -EINVAL;
+	if (md) {
+		op.data.send_initial_metadata.count = md->count;
+		op.data.send_initial_metadata.metadata = md->metadata;
+	}
+	c->sent_initial = true;
+	return batch(c, &op, 1, &c->t_send) < 0 ? -ECANCELED : 0;
+}
+
+int rpc_call_reply_md(struct rpc_call *c, grpc_byte_buffer *bb, grpc_status_code code,
+		      const grpc_slice *details, const grpc_metadata_array *initial,
+		      const grpc_metadata_array *trailing)
+{
+	grpc_op ops[3];
+	size_t n = 0;
+	int r;
+
+	if (c->finished)
+		return -EALREADY;
+	if (!md_valid(initial))
+		initial = NULL;
+	if (!md_valid(trailing))
+		trailing = NULL;
+	memset(ops, 0, sizeof(ops));
+	if (!c->sent_initial) {
+		ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+		if (initial) {
+			ops[n].data.send_initial_metadata.count = initial->count;
+			ops[n].data.send_initial_metadata.metadata = initial->metadata;
+		}
+		n++;
+	}
+	if (bb) {
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n++].data.send_message.send_message = bb;
+	}
+	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[n].data.send_status_from_server.status = code;
+	ops[n].data.send_status_from_server.status_details = (grpc_slice *)details;
+	if (trailing) {
+		ops[n].data.send_status_from_server.trailing_metadata_count = trailing->count;
+		ops[n].data.send_status_from_server.trailing_metadata = trailing->metadata;
+	}
+	n++;
+	c->sent_initial = c->finished = true;
+	r = batch(c, ops, n, &c->t_send);
 	return r < 0 ? -ECANCELED : 0;
 }
 

@@ -81,3 +81,32 @@ int rpc_call_fail(struct rpc_call *c, grpc_status_code code, const char *fmt, ..
 int rpc_call_send(struct rpc_call *c, const void *buf, size_t len);
 /* Whether the client is gone (cancelled, deadline, server stopping). */
 bool rpc_call_cancelled(struct rpc_call *c);
+
+/* ---- raw forms, for a proxy (gRPC's own types) ------------------------------ */
+
+/* The request message as a new gRPC byte buffer sharing the request's
+ * slices (no copy; rpc_call_request stays valid after it is sent); the
+ * caller destroys it. NULL when out of memory. */
+grpc_byte_buffer *rpc_call_request_buffer(const struct rpc_call *c);
+/* A client call on @ch for @method on behalf of this call, its events going
+ * to @cq: its deadline is the earlier of this call's and @deadline, and gRPC
+ * cancels it when this call ends (client gone or cancelled, deadline, server
+ * stopping). The handler unrefs it before returning. NULL on failure. */
+grpc_call *rpc_call_child(struct rpc_call *c, grpc_channel *ch, const char *method,
+			  grpc_completion_queue *cq, gpr_timespec deadline);
+/* Sends @md as the call's initial metadata now (before any message).
+ * 0; -EALREADY when initial metadata went already; -EINVAL when gRPC would
+ * refuse an entry (grpc_header_key_is_legal and friends); -ECANCELED. */
+int rpc_call_send_initial_md(struct rpc_call *c, const grpc_metadata_array *md);
+/* rpc_call_send with gRPC's byte buffer. gRPC moves the slices out of @bb
+ * (it is empty afterwards); the caller still destroys it. */
+int rpc_call_send_buffer(struct rpc_call *c, grpc_byte_buffer *bb);
+/* Any call's final answer, with metadata: @initial unless initial metadata
+ * went already, the message @bb (NULL: none; emptied as by
+ * rpc_call_send_buffer, destroyed by the caller), then @code with
+ * @details (NULL: none) and @trailing. NULL metadata: none. Metadata gRPC
+ * would refuse is left out (the call is answered anyway).
+ * 0, -ECANCELED (the client is gone), -EALREADY (answered already). */
+int rpc_call_reply_md(struct rpc_call *c, grpc_byte_buffer *bb, grpc_status_code code,
+		      const grpc_slice *details, const grpc_metadata_array *initial,
+		      const grpc_metadata_array *trailing);

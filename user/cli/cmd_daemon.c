@@ -17,6 +17,8 @@
 
 #include "cli.h"
 #include "cri.h"
+#include "cri_proxy.h"
+#include "cri_proxy_events.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
@@ -29,7 +31,7 @@
 #define MAX_OWNED 32
 
 struct daemon_opts {
-	const char *endpoint, *socket, *controller, *config;
+	const char *endpoint, *socket, *controller, *config, *proxy_socket;
 	char *owned[MAX_OWNED];	/* values copied out of the config file */
 	unsigned n_owned;
 	enum kpleg_mode mode;
@@ -51,6 +53,10 @@ static void usage(FILE *out)
 		"  -r, --runtime-endpoint E  CRI socket, unix:///path or /path (default: the first\n"
 		"                            of containerd's and CRI-O's usual sockets that exists)\n"
 		"  -s, --socket PATH         the API socket, created 0660 (default %s)\n"
+		"      --cri-proxy-socket P  also serve the CRI (RuntimeService, ImageService) on P,\n"
+		"                            forwarding every call to the runtime except\n"
+		"                            GetContainerEvents, answered from kpleg's state:\n"
+		"                            events for runtimes that have none (default: off)\n"
 		"      --allow-uid UID       besides root, this uid may use the socket (default: none)\n"
 		"      --allow-gid GID       and this gid; also the socket's group (default: none)\n"
 		"      --mode M              auto, generic or evented, as for kpleg watch (default auto)\n"
@@ -90,6 +96,7 @@ static int parse_opt(int opt, const char *arg, struct daemon_opts *o)
 	switch (opt) {
 	case 'r': o->endpoint = arg; return 0;
 	case 's': o->socket = arg; return 0;
+	case 'P': o->proxy_socket = arg; return 0;
 	case 'U': return parse_id("--allow-uid", arg, &o->allow_uid);
 	case 'G': return parse_id("--allow-gid", arg, &o->allow_gid);
 	case 'm':
@@ -114,6 +121,7 @@ static int parse_opt(int opt, const char *arg, struct daemon_opts *o)
 
 static const struct cli_config_key config_keys[] = {
 	{ .name = "runtime-endpoint", .opt = 'r' }, { .name = "socket", .opt = 's' },
+	{ .name = "cri-proxy-socket", .opt = 'P' },
 	{ .name = "allow-uid", .opt = 'U' }, { .name = "allow-gid", .opt = 'G' },
 	{ .name = "mode", .opt = 'm' }, { .name = "relist-period", .opt = 'p' },
 	{ .name = "no-bpf", .opt = 'B', .boolean = true },
@@ -150,6 +158,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, int *ret_exi
 		{ "config", required_argument, NULL, 'c' },
 		{ "runtime-endpoint", required_argument, NULL, 'r' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "cri-proxy-socket", required_argument, NULL, 'P' },
 		{ "allow-uid", required_argument, NULL, 'U' },
 		{ "allow-gid", required_argument, NULL, 'G' },
 		{ "mode", required_argument, NULL, 'm' },
@@ -260,8 +269,45 @@ static int api_up(struct daemon *d, const struct daemon_opts *o)
 	return r;
 }
 
+/* The CRI proxy, its events fed from the replay buffer. */
+static int proxy_up(struct daemon *d, const struct daemon_opts *o)
+{
+	struct cri_proxy_opts po = {
+		.socket_path = o->proxy_socket,
+		.upstream = d->endpoint,
+		.allow_uid = o->allow_uid < 0 ? (uid_t)-1 : (uid_t)o->allow_uid,
+		.allow_gid = o->allow_gid < 0 ? (gid_t)-1 : (gid_t)o->allow_gid,
+		.events_handler = proxy_events_serve,
+		.on_forwarded = proxy_events_on_forwarded,
+		.hook_ctx = d,
+	};
+	int r;
+
+	if (!o->proxy_socket)
+		return 0;
+	r = make_parent(o->proxy_socket);
+	if (r == 0)
+		r = proxy_events__start(d, d->endpoint, 0, &d->pe);
+	po.events_ctx = d->pe;
+	if (r == 0)
+		r = cri_proxy__start(&po, &d->proxy);
+	if (r == -EADDRINUSE)
+		fprintf(stderr, "kpleg daemon: another server answers on %s; not starting\n",
+			o->proxy_socket);
+	else if (r < 0)
+		fprintf(stderr, "kpleg daemon: cannot serve the CRI proxy on %s: %s\n",
+			o->proxy_socket, strerror(-r));
+	else
+		log_info("\"Serving the CRI proxy\" socket=\"%s\" upstream=\"%s\"",
+			 o->proxy_socket, d->endpoint);
+	return r;
+}
+
 static void daemon_down(struct daemon *d)
 {
+	proxy_events_close(d->pe);  /* event subscribers end with UNAVAILABLE */
+	cri_proxy__free(d->proxy);  /* waits for its calls, removes its socket */
+	proxy_events__free(d->pe);
 	if (d->log)
 		evlog_close(d->log); /* watchers end with UNAVAILABLE */
 	rpc_server__free(d->api);
@@ -335,6 +381,8 @@ int cmd_daemon(int argc, char **argv)
 	r = api_up(&d, &o);
 	if (r == 0)
 		r = tracker_up(&d, &o);
+	if (r == 0)
+		r = proxy_up(&d, &o);
 	if (r == 0)
 		r = serve(&d, sfd, o.socket);
 	cli_signals_restore();
