@@ -8,6 +8,8 @@
  *                [--title TEXT] [--seed S] [--label RUNTIME]
  *                [--hints-out FILE] [--targets FILE] [--target-c]
  *                [--poll-from kill|died]
+ *   exit_latency --endpoint EP --target-a [--n 200] [--title TEXT]
+ *                [--label RUNTIME] [--targets FILE]
  *
  * One tracker per mode runs in this process against the same runtime, each
  * with a callback subscription that takes CLOCK_MONOTONIC first thing when an
@@ -37,10 +39,17 @@
  * containerd 1.7 hands each event to ONE subscriber (REFERENCE.md §2): never
  * pass two of evented/auto in one run against 1.7.
  * Markdown on stdout (the exit tables), in --hints-out (the kernel hints
- * tables) and appended to --targets (one row per target A/B/C verdict);
+ * tables) and appended to --targets (one row per target B/C verdict, and
+ * target A's figures on these exits as supporting data without a verdict);
  * progress on stderr.
+ *
+ * --target-a runs target A's own round instead (target_a_round() below): one
+ * auto tracker alone, no poller, no random wait, --n exits one after the
+ * other; its tables on stdout and target A's verdict (nearest-rank p99 over
+ * the --n exits, given from --n 100) appended to --targets.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -488,21 +497,96 @@ static void print_bpf(FILE *f, unsigned n, const struct bench_bpf_snap *base,
 		(double)bns / (base_s * NS_PER_S) * 100.0, (double)bns, base_s, s1->foreign);
 }
 
+/* Nearest-rank percentile of @n values sorted ascending: the ceil(pm/1000 * n)-th
+ * smallest (pm in per mille: 990 = p99), computed in integers; @rank gets it. */
+static double rank_pct(const double *sorted, unsigned n, unsigned pm, unsigned *rank)
+{
+	unsigned k = (unsigned)(((unsigned long long)pm * n + 999) / 1000);
+
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	if (rank)
+		*rank = k;
+	return n ? sorted[k - 1] : 0;
+}
+
+/* "st", "nd", "rd" or "th" after @k. */
+static const char *ordinal(unsigned k)
+{
+	if (k % 100 >= 11 && k % 100 <= 13)
+		return "th";
+	return k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
+}
+
+/* A percentile is shown only when N lets at least one sample fall above it
+ * (nearest rank below N): p99 from N >= 100, p99.9 from N >= 1000. */
+static bool pct_meaningful(unsigned n, unsigned pm)
+{
+	return n && (unsigned)(((unsigned long long)pm * n + 999) / 1000) < n;
+}
+
+static const char *ms_str(char *buf, size_t len, double v, int prec)
+{
+	if (isinf(v))
+		snprintf(buf, len, "missed");
+	else
+		snprintf(buf, len, "%.*f", prec, v);
+	return buf;
+}
+
+/* "| p50 | p90 | p99 | p99.9 | max | min " of @v, every one nearest-rank. */
+static void print_rank_pcts(FILE *f, const double *v, unsigned n, int prec)
+{
+	static const unsigned pms[] = { 500, 900, 990, 999, 1000 };
+	double *s = malloc((n ? n : 1) * sizeof(*s));
+	char b[32];
+
+	if (!s)
+		bench_die("out of memory");
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), bench_cmp_double);
+	for (size_t i = 0; i < sizeof(pms) / sizeof(*pms); i++) {
+		double x = rank_pct(s, n, pms[i], NULL);
+
+		if (!n || (pms[i] == 999 && !pct_meaningful(n, 999)))
+			fprintf(f, "| - ");
+		else
+			fprintf(f, "| %s ", ms_str(b, sizeof(b), x, prec));
+	}
+	fprintf(f, "| %s ", n ? ms_str(b, sizeof(b), s[0], prec) : "-");
+	free(s);
+}
+
+/* How many of @v are over @bound. */
+static unsigned count_over(const double *v, unsigned n, double bound)
+{
+	unsigned c = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		c += !(v[i] <= bound);
+	return c;
+}
+
 /* One markdown row per target for the auto tracker @a (C against the generic
  * tracker @g when given), then the BPF cost (no target) when @s0 is given. */
 static void verdicts(FILE *f, const char *label, unsigned n, const struct trk *a,
 		     const struct trk *g, unsigned poller_late, const struct bench_bpf_snap *s0,
 		     const struct bench_bpf_snap *s1)
 {
-	double a99 = bench_pct(a->a_ms, a->n_a, 99), b50 = bench_median(a->b_ms, a->n_b);
+	double amax = bench_pct(a->a_ms, a->n_a, 100), b50 = bench_median(a->b_ms, a->n_b);
 	char m[200];
 
 	if (!f)
 		return;
-	snprintf(m, sizeof(m), "p99 %.3f ms (p50 %.3f, max %.3f; N=%u provisional of %u exits)",
-		 a99, bench_median(a->a_ms, a->n_a), bench_pct(a->a_ms, a->n_a, 100), a->n_a, n);
-	target_row(f, label, "A: provisional ContainerDied within 1 ms of the kernel's exit (p99)",
-		   m, "<= 1 ms", a->n_a > 0, a->n_a == n && a99 <= TARGET_A_MS);
+	/* Supporting only: A's verdict is the target-A round's (--target-a), whose
+	 * N makes a p99 mean something; here it is the maximum of a few exits. */
+	snprintf(m, sizeof(m), "max %.3f ms (p50 %.3f; N=%u provisional of %u exits; %u over "
+		 "1 ms)", amax, bench_median(a->a_ms, a->n_a), a->n_a, n,
+		 count_over(a->a_ms, a->n_a, TARGET_A_MS) + (n - a->n_a));
+	fprintf(f, "| A, supporting data, not the verdict: the %u exits of section 1 | %s | %s | "
+		"<= 1 ms | - |\n", n, label, m);
 	snprintf(m, sizeof(m), "p50 %.1f ms (p90 %.1f; N=%u%s)", b50,
 		 bench_pct(a->b_ms, a->n_b, 90), a->n_b,
 		 poller_late ? "; the poller started late in some exits" : "");
@@ -537,13 +621,260 @@ static void verdicts(FILE *f, const char *label, unsigned n, const struct trk *a
 	}
 }
 
+/* ---- the target-A round (--target-a) ------------------------------------------ */
+
+/* All CPUs' busy and total time so far, in clock ticks, from /proc/stat. */
+static void machine_cpu(unsigned long long *busy, unsigned long long *total)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+
+	*busy = *total = 0;
+	if (!f)
+		return;
+	/* cpu user nice system idle iowait irq softirq steal */
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (int i = 0; i < 8; i++)
+			*total += v[i];
+		*busy = *total - v[3] - v[4];
+	}
+	fclose(f);
+}
+
+static void loadavg(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double l1 = 0;
+
+	if (f && fscanf(f, "%lf", &l1) == 1)
+		snprintf(buf, len, "%.2f", l1);
+	else
+		snprintf(buf, len, "?");
+	if (f)
+		fclose(f);
+}
+
+/*
+ * Target A alone: one auto tracker, nothing else in the process (no generic or
+ * evented tracker, no runtime poller, no random wait, no BPF stats). Per exit:
+ * create and start a `sleep 3600` container in one pod, wait for the tracker's
+ * ContainerStarted, read the pid from cgroup.procs, SIGKILL it; record the
+ * provisional ContainerDied's delivery minus its kernel_mono_ns (an exit
+ * without a provisional first ContainerDied is missed: an infinite sample) and
+ * kill -> kernel exit; wait for the ContainerConfirmed, remove the container.
+ * The verdict is the nearest-rank p99 over all @n exits, given for n >= 100.
+ */
+static int target_a_round(const char *ep, unsigned n, const char *title, const char *label,
+			  FILE *tf)
+{
+	char *const cmd[] = { "sleep", "3600", NULL };
+	static struct trk a = { .mode = KPLEG_MODE_AUTO };
+	static double all_ms[MAX_N], kexit_all[MAX_N], sorted[MAX_N];
+	static double ph_create[MAX_N], ph_started[MAX_N], ph_conf[MAX_N], ph_remove[MAX_N],
+		ph_total[MAX_N];
+	unsigned over = 0, rank = 0, missed = 0;
+	uint64_t setup0 = bench_mono_ns(), setup1, setup2, r0, r1;
+	struct cri_client *c;
+	struct cri_status st;
+	struct kube_pod pod;
+	enum cri_events_support events;
+	unsigned long long busy0, total0, busy1, total1;
+	uint64_t cpu0, cpu1;
+	char *sb = NULL, m[320], b[3][32], load0[16], load1[16];
+	double p99;
+	bool judged = n >= 100, met;
+
+	c = cri_client__new(ep);
+	if (!c)
+		bench_die("endpoint %s: %s", ep, strerror(errno));
+	/* Does the runtime have an event stream (then wait for the tracker's to be
+	 * up)? Asked before the tracker exists: on containerd 1.7 a second
+	 * subscriber would take events from it. */
+	if (cri_events_probe(c, 200, &events, &st) < 0)
+		events = CRI_EVENTS_SUPPORTED; /* unknown: wait for it, at most 3 s */
+	if (kube_pod_init(&pod, NULL, "bench-target-a", "default", KUBE_QOS_BESTEFFORT) < 0 ||
+	    cri_run_pod_sandbox(c, &pod.cfg, 60000, &sb, &st) < 0)
+		bench_die("RunPodSandbox: %s", st.message);
+	setup1 = bench_mono_ns();
+	tracker_up(&a, ep);
+	setup2 = bench_mono_ns();
+	for (uint64_t end = bench_mono_ns() + 3 * NS_PER_S;
+	     events == CRI_EVENTS_SUPPORTED && bench_mono_ns() < end;) {
+		struct kpleg_health h;
+
+		kpleg_tracker__health(a.t, &h);
+		if (h.events_connected)
+			break;
+		bench_sleep_ms(10);
+	}
+	loadavg(load0, sizeof(load0));
+	machine_cpu(&busy0, &total0);
+	cpu0 = bench_self_cpu_ns();
+	r0 = bench_mono_ns();
+	fprintf(stderr, "exit_latency: %s: set-up %.2f s (pod %.2f, tracker synced %.2f, event "
+		"stream %.2f)\n", title, (double)(r0 - setup0) / NS_PER_S,
+		(double)(setup1 - setup0) / NS_PER_S, (double)(setup2 - setup1) / NS_PER_S,
+		(double)(r0 - setup2) / NS_PER_S);
+	for (unsigned i = 0; i < n; i++) {
+		struct poller p = { .c = NULL }; /* none in this round: record() skips B */
+		struct kube_container ct;
+		char name[32], *id = NULL;
+		uint64_t s0 = bench_mono_ns(), s1, s2, t0, s3, s4;
+		pid_t pid;
+		struct seen s;
+
+		snprintf(name, sizeof(name), "a-%u", i);
+		if (kube_container_init(&ct, &pod, name, cmd, 0) < 0 ||
+		    cri_create_container(c, sb, &ct.cfg, &pod.cfg, 60000, &id, &st) < 0)
+			bench_die("CreateContainer: %s", st.message);
+		set_target(&a, id);
+		s1 = bench_mono_ns();
+		if (cri_start_container(c, id, 60000, &st) < 0)
+			bench_die("StartContainer: %s", st.message);
+		if (!wait_for(&a, WANT_STARTED, WAIT_MS))
+			bench_die("auto tracker did not report %s started", id);
+		s2 = bench_mono_ns();
+		pid = container_pid(pod.cgroup_parent, id);
+		if (pid <= 0)
+			bench_die("no pid in the cgroup of %s", id);
+		t0 = kpleg_now_mono_ns();
+		if (kill(pid, SIGKILL) < 0)
+			bench_die("kill %d: %s", (int)pid, strerror(errno));
+		wait_for(&a, WANT_DIED, WAIT_MS);
+		wait_for(&a, WANT_CONFIRMED, WAIT_MS);
+		s3 = bench_mono_ns();
+		pthread_mutex_lock(&a.lock);
+		s = a.s;
+		pthread_mutex_unlock(&a.lock);
+		record(&a, i, t0, &p);
+		if (s.died_prov) {
+			all_ms[i] = ms_between(s.died_kernel_ns, s.died_ns);
+			kexit_all[i] = ms_between(t0, s.died_kernel_ns);
+		} else {
+			all_ms[i] = INFINITY;
+			kexit_all[i] = NAN;
+			missed++;
+		}
+		set_target(&a, NULL);
+		if (cri_remove_container(c, id, 60000, &st) < 0)
+			fprintf(stderr, "exit_latency: warning: RemoveContainer %s: %s\n", id,
+				st.message);
+		s4 = bench_mono_ns();
+		ph_create[i] = ms_between(s0, s1);
+		ph_started[i] = ms_between(s1, s2);
+		ph_conf[i] = ms_between(t0, s3);
+		ph_remove[i] = ms_between(s3, s4);
+		ph_total[i] = ms_between(s0, s4);
+		fprintf(stderr, "exit_latency: %s %u/%u: kernel exit -> provisional %s ms, "
+			"kill -> kernel exit %.3f ms, sample %.0f ms\n",
+			title, i + 1, n, ms_str(b[0], sizeof(b[0]), all_ms[i], 3), kexit_all[i],
+			ph_total[i]);
+		free(id);
+	}
+	r1 = bench_mono_ns();
+	cpu1 = bench_self_cpu_ns();
+	machine_cpu(&busy1, &total1);
+	loadavg(load1, sizeof(load1));
+	kpleg_tracker__health(a.t, &a.h);
+	kpleg_subscription__free(a.sub);
+	kpleg_tracker__free(a.t);
+	if (cri_stop_pod_sandbox(c, sb, 60000, &st) < 0 ||
+	    cri_remove_pod_sandbox(c, sb, 60000, &st) < 0)
+		fprintf(stderr, "exit_latency: warning: pod cleanup: %s\n", st.message);
+	free(sb);
+	cri_client__free(c);
+
+	memcpy(sorted, all_ms, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), bench_cmp_double);
+	p99 = rank_pct(sorted, n, 990, &rank);
+	for (unsigned i = 0; i < n; i++)
+		over += !(all_ms[i] <= TARGET_A_MS);
+	met = judged && p99 <= TARGET_A_MS;
+
+	printf("#### %s\n\n", title);
+	printf("| | N | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | min ms | over 1 ms |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	printf("| kernel exit -> provisional ContainerDied delivered | %u ", n);
+	print_rank_pcts(stdout, all_ms, n, 3);
+	printf("| %u |\n| kill -> kernel exit (`kernel_mono_ns`) | %u ", over, a.n_a);
+	print_rank_pcts(stdout, a.kexit_ms, a.n_a, 3);
+	printf("| - |\n\n");
+	printf("p99 = the %u%s smallest of the %u values (nearest rank, ceil(0.99 x %u)); "
+	       "p99.9 %s. %u of %u exits had a provisional first ContainerDied (the others "
+	       "count as missed: above any bound).\n\n",
+	       rank, ordinal(rank), n, n,
+	       pct_meaningful(n, 999) ? "likewise (ceil(0.999 x N))"
+				      : "not given: it needs N >= 1000",
+	       a.first_prov, n);
+	printf("Exits over 1 ms: **%u of %u**", over, n);
+	for (unsigned i = 0, k = 0; i < n; i++) {
+		if (all_ms[i] <= TARGET_A_MS)
+			continue;
+		printf("%s exit %u: %s ms", k++ ? ";" : ":", i + 1,
+		       ms_str(b[0], sizeof(b[0]), all_ms[i], 3));
+		if (!isnan(kexit_all[i]))
+			printf(" (kill -> kernel exit %.3f ms)", kexit_all[i]);
+	}
+	printf("%s\n\n", over ? "." : " (none).");
+	printf("The round: %.1f s for %u exits (%.0f ms per exit at the median: create %.0f, "
+	       "start -> ContainerStarted %.0f, kill -> ContainerConfirmed %.0f, remove %.0f), "
+	       "plus %.1f s to set up the pod and the tracker. Tracker at the end: BPF %s, "
+	       "provisional %llu, confirmed %llu, corrected %llu, hints lost %llu, missed events "
+	       "%llu, relists %llu, event stream %s, anomalies %u%s%s%s.\n\n",
+	       (double)(r1 - r0) / NS_PER_S, n, bench_median(ph_total, n),
+	       bench_median(ph_create, n), bench_median(ph_started, n), bench_median(ph_conf, n),
+	       bench_median(ph_remove, n), (double)(r0 - setup0) / NS_PER_S,
+	       *a.h.bpf_state ? a.h.bpf_state : "-", (unsigned long long)a.h.provisional,
+	       (unsigned long long)a.h.provisional_confirmed,
+	       (unsigned long long)a.h.provisional_corrected,
+	       (unsigned long long)a.h.hints_lost, (unsigned long long)a.h.missed_events,
+	       (unsigned long long)a.h.relists, stream_state(&a), a.anomalies,
+	       a.anomalies ? " (last: " : "", a.anomalies ? a.anomaly : "",
+	       a.anomalies ? ")" : "");
+	/* What else ran: a busy machine delays the wake-ups target A measures. */
+	printf("The machine during the round: its %ld CPUs %.0f %% busy (/proc/stat), of which "
+	       "this bench process (tracker included) %.1f %% and the rest the runtime, the "
+	       "containers and any other work; 1-minute load average %s at the start, %s at "
+	       "the end.\n\n",
+	       sysconf(_SC_NPROCESSORS_ONLN),
+	       total1 > total0 ? 100.0 * (double)(busy1 - busy0) / (double)(total1 - total0) : 0.0,
+	       100.0 * (double)(cpu1 - cpu0) /
+		       ((double)(r1 - r0) * (double)sysconf(_SC_NPROCESSORS_ONLN)),
+	       load0, load1);
+	printf("Raw, ms, in sample order (%s):\n\n```\n", title);
+	printf("kernel-exit->provisional-delivered:");
+	for (unsigned i = 0; i < n; i++)
+		printf(" %s", ms_str(b[0], sizeof(b[0]), all_ms[i], 3));
+	printf("\n");
+	print_raw(stdout, "kill->kernel-exit (provisional exits only)", a.kexit_ms, a.n_a, 3);
+	printf("```\n\n");
+
+	if (tf) {
+		if (judged)
+			snprintf(m, sizeof(m), "p99 **%s ms** (%u%s of %u, nearest rank; p50 %s, "
+				 "max %s; %u of %u over 1 ms, %u missed)",
+				 ms_str(b[0], sizeof(b[0]), p99, 3), rank, ordinal(rank), n,
+				 ms_str(b[1], sizeof(b[1]), rank_pct(sorted, n, 500, NULL), 3),
+				 ms_str(b[2], sizeof(b[2]), sorted[n - 1], 3), over, n, missed);
+		else
+			snprintf(m, sizeof(m), "N=%u exits: fewer than 100, no p99 (max %s ms; "
+				 "%u over 1 ms)", n, ms_str(b[2], sizeof(b[2]), sorted[n - 1], 3),
+				 over);
+		target_row(tf, label, "A: provisional ContainerDied within 1 ms of the kernel's "
+			   "exit (p99; the target-A round: one auto tracker alone)", m, "<= 1 ms",
+			   judged, met);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *ep = NULL, *modes = "generic", *title = "", *label = "", *hints_out = NULL,
 		   *targets = NULL;
 	char *const cmd[] = { "sleep", "3600", NULL };
 	static struct trk trks[MAX_MODES];
-	unsigned n = 30, nt = 0, gen = MAX_MODES, au = MAX_MODES;
+	unsigned n = 0, nt = 0, gen = MAX_MODES, au = MAX_MODES;
 	/* the runtime's view (the poller), in ms after the kill */
 	static double rt_ms[MAX_N], rt_recv_ms[MAX_N], rt_gap_ms[MAX_N], rt_calls[MAX_N];
 	static double rt_start_ms[MAX_N], rt_call_ms[MAX_N * 64];
@@ -551,7 +882,7 @@ int main(int argc, char **argv)
 	struct bench_bpf_snap bpf_names, bpf_base, bpf0, bpf1;
 	int stats_fd = -1, stats_err = 0;
 	const char *poll_from = NULL;
-	bool target_c = false, poll_late;
+	bool target_c = false, target_a = false, n_set = false, poll_late;
 	long seed = 1;
 	struct cri_client *c, *pc;
 	struct cri_status st;
@@ -564,6 +895,10 @@ int main(int argc, char **argv)
 			target_c = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "--target-a")) {
+			target_a = true;
+			continue;
+		}
 		if (i + 1 == argc)
 			bench_die("option %s needs a value", argv[i]);
 		if (!strcmp(argv[i], "--endpoint"))
@@ -571,7 +906,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--modes"))
 			modes = argv[++i];
 		else if (!strcmp(argv[i], "--n"))
-			n = (unsigned)atoi(argv[++i]);
+			n = (unsigned)atoi(argv[++i]), n_set = true;
 		else if (!strcmp(argv[i], "--title"))
 			title = argv[++i];
 		else if (!strcmp(argv[i], "--seed"))
@@ -587,11 +922,23 @@ int main(int argc, char **argv)
 		else
 			bench_die("unknown option %s", argv[i]);
 	}
+	if (!n_set)
+		n = target_a ? 200 : 30;
 	if (!ep || !n || n > MAX_N ||
 	    (poll_from && strcmp(poll_from, "kill") && strcmp(poll_from, "died")))
 		bench_die("usage: exit_latency --endpoint EP --modes generic,evented,auto "
 			  "[--n 30] [--title T] [--seed S] [--label RUNTIME] [--hints-out FILE] "
-			  "[--targets FILE] [--target-c] [--poll-from kill|died]");
+			  "[--targets FILE] [--target-c] [--poll-from kill|died]\n"
+			  "       exit_latency --endpoint EP --target-a [--n 200] [--title T] "
+			  "[--label RUNTIME] [--targets FILE]");
+	if (target_a) {
+		if (targets && !(tf = fopen(targets, "a")))
+			bench_die("%s: %s", targets, strerror(errno));
+		target_a_round(ep, n, title, label, tf);
+		if (tf)
+			fclose(tf);
+		return 0;
+	}
 	{
 		char *s = strdup(modes), *save = NULL;
 
@@ -813,10 +1160,10 @@ int main(int argc, char **argv)
 	if (au < nt) {
 		const struct trk *a = &trks[au];
 
-		fprintf(hf, "Target A: provisional ContainerDied delivered (CLOCK_MONOTONIC "
-			"first thing in the callback) minus the kernel's exit time it carries "
-			"(`kernel_mono_ns`), auto tracker; and the kill -> kernel exit time for "
-			"the same exits:\n\n");
+		fprintf(hf, "Target A, supporting data (the verdict is the target-A round's): "
+			"provisional ContainerDied delivered (CLOCK_MONOTONIC first thing in the "
+			"callback) minus the kernel's exit time it carries (`kernel_mono_ns`), "
+			"auto tracker; and the kill -> kernel exit time for the same exits:\n\n");
 		fprintf(hf, "| | N | p50 ms | p90 ms | p99 ms | max ms | min ms |\n");
 		fprintf(hf, "|---|---:|---:|---:|---:|---:|---:|\n");
 		fprintf(hf, "| kernel exit -> provisional ContainerDied delivered | %u ", a->n_a);

@@ -9,6 +9,8 @@
 #   BUILD [build]                 where fakecri is
 #   BENCH_BIN [$BUILD/bench]      where exit_latency, relist_cost, idle_cpu are
 #   BENCH_N [30]                  exits per mode and runtime
+#   BENCH_A_N [200]               exits per runtime in the target-A round (one auto
+#                                 tracker alone; 1-1000, a verdict needs >= 100)
 #   BENCH_IDLE_SECONDS [60]       idle CPU window
 #   BENCH_SIZES [1000,10000]      container counts for the relist and memory runs
 #   BENCH_STEADY_RELISTS [10]     relists averaged for the steady-state cost
@@ -23,6 +25,7 @@ cd "$ROOT"
 BUILD=${BUILD:-build}
 BENCH_BIN=${BENCH_BIN:-$BUILD/bench}
 N=${BENCH_N:-30}
+A_N=${BENCH_A_N:-200}
 IDLE_S=${BENCH_IDLE_SECONDS:-60}
 SIZES=${BENCH_SIZES:-1000,10000}
 STEADY=${BENCH_STEADY_RELISTS:-10}
@@ -36,6 +39,9 @@ log() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (containerd, cgroups)"
+if ! [[ "$A_N" =~ ^[0-9]+$ ]] || [ "$A_N" -lt 1 ] || [ "$A_N" -gt 1000 ]; then
+    die "BENCH_A_N must be 1-1000 (got '$A_N')"
+fi
 for b in exit_latency relist_cost idle_cpu; do
     [ -x "$BENCH_BIN/$b" ] || die "$BENCH_BIN/$b not built (run: make bench)"
 done
@@ -122,6 +128,21 @@ run "exit latency: containerd $V17, round B: generic + auto, N=$N" \
     --label "containerd $V17" --hints-out "$WORK/hints17b.md" --targets "$WORK/targets.md" \
     >"$WORK/exit17b.md"
 
+# Target A's verdict: its own round per runtime, one auto tracker alone and
+# nothing else in the process (no other tracker, no poller, no random wait),
+# enough exits for a p99 (section 1's few exits give only their maximum).
+: >"$WORK/targets-a.md"
+A_T0=$SECONDS
+run "target A: containerd $V16, one auto tracker alone, N=$A_N" \
+    "$BENCH_BIN/exit_latency" --endpoint "$EP16" --target-a --n "$A_N" \
+    --title "containerd $V16: target A, one auto tracker alone" \
+    --label "containerd $V16" --targets "$WORK/targets-a.md" >"$WORK/a16.md"
+run "target A: containerd $V17, one auto tracker alone, N=$A_N" \
+    "$BENCH_BIN/exit_latency" --endpoint "$EP17" --target-a --n "$A_N" \
+    --title "containerd $V17: target A, one auto tracker alone" \
+    --label "containerd $V17" --targets "$WORK/targets-a.md" >"$WORK/a17.md"
+A_ELAPSED=$((SECONDS - A_T0))
+
 log "stopping containerd"
 for v in "${STARTED[@]}"; do
     scripts/containerd.sh stop "${v%%:*}" --name "${v#*:}" >>"$WORK/bench.log" 2>&1
@@ -157,10 +178,46 @@ else
     IDLE_AUTO_NOTE="In this run the auto tracker made no pod fetch during the window."
 fi
 P99_NOTE="p99 is nearest-rank: with N=$N samples per mode it is the maximum."
-if [ "$N" -gt 100 ]; then P99_NOTE="p99 is nearest-rank over N=$N samples per mode."; fi
+if [ "$N" -ge 100 ]; then P99_NOTE="p99 is nearest-rank over N=$N samples per mode."; fi
+cat "$WORK/targets-a.md" "$WORK/targets.md" >"$WORK/targets-all.md"
 TOTAL=$(grep -c -e '| met |' -e '| \*\*not met\*\* |' -e '| \*\*not measured\*\* |' \
-    "$WORK/targets.md" || true)
-MET=$(grep -c '| met |' "$WORK/targets.md" || true)
+    "$WORK/targets-all.md" || true)
+MET=$(grep -c '| met |' "$WORK/targets-all.md" || true)
+# Target A's p99: the ceil(0.99 N)-th smallest of the round's N exits, so it is
+# met when at most N - that rank exits take over 1 ms.
+A_RANK=$(((99 * A_N + 99) / 100))
+A_ALLOWED=$((A_N - A_RANK))
+case $((A_RANK % 100)) in
+    11 | 12 | 13) A_RANK=${A_RANK}th ;;
+    *) case $((A_RANK % 10)) in 1) A_RANK=${A_RANK}st ;; 2) A_RANK=${A_RANK}nd ;;
+           3) A_RANK=${A_RANK}rd ;; *) A_RANK=${A_RANK}th ;; esac ;;
+esac
+A_NOTE=
+if [ "$A_N" -lt 100 ]; then
+    A_NOTE=" With N=$A_N this run's p99 is its maximum: it gives no verdict for A."
+fi
+# How often that verdict is wrong at N exits if a fraction Q of all exits take
+# over 1 ms: "not met" although Q = 0.3 % (met with room), "met" although
+# Q = 3 % (missed threefold).
+binom_over() { # N Q -> P(more than N - ceil(0.99 N) of N exits over 1 ms), in %
+    awk -v n="$1" -v q="$2" 'BEGIN {
+        a = n - int((99 * n + 99) / 100); p = (1 - q) ^ n; c = p
+        for (i = 1; i <= a; i++) { p *= (n - i + 1) / i * q / (1 - q); c += p }
+        printf "%.1f", 100 * (1 - c) }'
+}
+wrong_verdicts() { # N -> "x % and y %"
+    local fail pass
+    fail=$(binom_over "$1" 0.003)
+    pass=$(awk -v x="$(binom_over "$1" 0.03)" 'BEGIN { printf "%.1f", 100 - x }')
+    echo "$fail % and $pass %"
+}
+S1_NOTE=
+if [ "$N" -lt 100 ]; then
+    S1_NOTE=", and with N=$N exits a nearest-rank p99 is simply their maximum, so one
+scheduling hiccup on this machine decides it"
+fi
+A_EXTRA=
+case $A_N in 30 | 100 | 200) ;; *) A_EXTRA="; this run's N=$A_N: $(wrong_verdicts "$A_N")" ;; esac
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=
@@ -177,7 +234,7 @@ workload in the same run, are the claim.
 
 | | |
 |---|---|
-| command | \`$COMMAND_LINE\` (BENCH_N=$N BENCH_IDLE_SECONDS=$IDLE_S BENCH_SIZES=$SIZES BENCH_STEADY_RELISTS=$STEADY) |
+| command | \`$COMMAND_LINE\` (BENCH_N=$N BENCH_A_N=$A_N BENCH_IDLE_SECONDS=$IDLE_S BENCH_SIZES=$SIZES BENCH_STEADY_RELISTS=$STEADY) |
 | date | $DATE |
 | run time | ${ELAPSED} s |
 | machine | $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM |
@@ -228,13 +285,14 @@ EOF
     cat <<EOF
 ## 1b. What the kernel hints bring (auto mode): targets A, B, C and the BPF cost
 
-The issue's targets, checked by \`exit_latency\` on the samples of section 1
-(the verdicts are computed from them, run by run):
+The issue's targets, checked by \`exit_latency\` run by run: B and C on the
+samples of section 1, A on a round of its own (below):
 
 - **A**: the provisional ContainerDied is delivered within 1 ms of the kernel
   event, p99: callback time minus the event's \`kernel_mono_ns\` (the
   kernel's exit time, CLOCK_MONOTONIC). An exit without a provisional
-  ContainerDied counts as missed.
+  ContainerDied counts as missed (later than any bound). Judged on the
+  target-A round ($A_N exits per runtime), not on section 1's $N.
 - **B**: the runtime-confirmed state is delivered within 10 ms of the moment
   the runtime first reports the exit, p50: confirmed delivery minus the
   sending of the bench poller's first ContainerStatus request answered EXITED.
@@ -247,10 +305,52 @@ The issue's targets, checked by \`exit_latency\` on the samples of section 1
 | target | runtime | measured | bound | verdict |
 |---|---|---|---|---|
 EOF
-    cat "$WORK/targets.md"
+    cat "$WORK/targets-all.md"
     cat <<EOF
 
-Per run below: target A's samples and the kill -> kernel exit time; target B
+### Target A: a round of its own
+
+Section 1's rounds compare modes: each tracker runs beside others, a
+ContainerStatus poller runs through every exit, a random wait precedes every
+kill$S1_NOTE. Target A is judged instead on a
+round of its own per runtime, run right after section 1's rounds on the same
+containerd instances: one auto-mode tracker alone in the bench process (no
+generic or evented tracker, no poller, no random wait, no BPF run counters),
+N=$A_N exits (\`BENCH_A_N\`). Per exit, one after the other with no sleep: a
+\`sleep 3600\` container (the same kubelet-like container as in section 1,
+one pod for the whole round) is created and started; as soon as the tracker
+has delivered its ContainerStarted the bench reads the container's pid from
+its \`cgroup.procs\`, takes CLOCK_MONOTONIC and sends SIGKILL; it records the
+provisional ContainerDied's delivery (CLOCK_MONOTONIC first thing in the
+callback) minus its \`kernel_mono_ns\`, and the kill -> kernel exit time;
+then it waits for the ContainerConfirmed (so that containers do not pile up)
+and removes the container.
+
+**How p99 is computed.** Nearest rank over all N exits of the round: the N
+values (a missed exit counts as infinitely late) sorted ascending, p99 is the
+ceil(0.99 x N)-th, here ceil(0.99 x $A_N) = the $A_RANK of $A_N. The target is
+met when that value is at most 1 ms, that is when at most $A_ALLOWED of the $A_N
+exits take longer or are missed. Every percentile in these tables is
+nearest-rank the same way (p50 too); p99.9 is shown only from N=1000, below
+which it is the maximum.$A_NOTE
+
+**Why N=200** (the default of \`BENCH_A_N\`). Below 100 exits a nearest-rank
+p99 is the maximum: one hiccup decides the verdict. At 100 one exit may lie
+above the p99, at 200 two. And the verdict becomes much less of a coin toss:
+if 0.3 % of all exits took over 1 ms (the target met with room), and if 3 %
+did (missed threefold), the verdict would read wrong ("not met", then "met")
+with these probabilities (binomial): N=30: $(wrong_verdicts 30); N=100:
+$(wrong_verdicts 100); N=200: $(wrong_verdicts 200)$A_EXTRA. 200 is where both
+errors are down to a few percent, for about a minute per runtime. In this run
+the two rounds took ${A_ELAPSED} s together.
+
+EOF
+    cat "$WORK/a16.md" "$WORK/a17.md"
+    cat <<EOF
+### Per run of section 1
+
+Per run below: target A's samples of section 1 (supporting data, not the
+verdict) and the kill -> kernel exit time; target B
 for every mode (generic and evented too, for comparison); the poller's own
 figures; each tracker's health counters at the end (provisional exits,
 confirmations, corrections, hints received and lost, missed events, relist
