@@ -435,6 +435,8 @@ int api_status_build(const struct kpleg_health *h, const struct api_status_extra
 	b->resp.start_real_ns = x->start_real_ns;
 	b->resp.now_mono_ns = x->now_mono_ns ? x->now_mono_ns : kpleg_now_mono_ns();
 	b->resp.epoch = x->epoch;
+	b->resp.oldest_seq = x->oldest_seq;
+	b->resp.last_seq = x->last_seq;
 	*ret = &b->resp;
 	return 0;
 }

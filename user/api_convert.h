@@ -62,6 +62,7 @@ struct api_status_extra {
 	uint64_t start_mono_ns, start_real_ns;	/* when the daemon started */
 	uint64_t now_mono_ns;		/* 0: kpleg_now_mono_ns() at the call */
 	uint64_t epoch;			/* this daemon run, see WatchResponse.epoch */
+	uint64_t oldest_seq, last_seq;	/* the replay buffer's span */
 };
 
 /* A StatusResponse from @h and @x (NULL: all zero) that owns all its memory

@@ -80,6 +80,8 @@ static void h_status(struct rpc_call *c, void *ctx)
 	pthread_mutex_lock(&d->lock);
 	x.watchers = d->watchers;
 	pthread_mutex_unlock(&d->lock);
+	x.oldest_seq = evlog_oldest_seq(d->log);
+	x.last_seq = evlog_next_seq(d->log) - 1;
 	r = api_status_build(&h, &x, &m);
 	if (r < 0) {
 		rpc_call_fail(c, GRPC_STATUS_INTERNAL, "kpleg: cannot build the status: %s",

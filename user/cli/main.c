@@ -11,6 +11,8 @@
 static const struct cli_command commands[] = {
 	{ "info", "show the container runtime, its conditions, events and BPF support", cmd_info },
 	{ "pods", "list the node's pods and containers", cmd_pods },
+	{ "get", "show one pod as a running kpleg daemon has it", cmd_get },
+	{ "events", "print a running kpleg daemon's lifecycle events, or follow them", cmd_events },
 	{ "watch", "print pod and container lifecycle events as they happen", cmd_watch },
 	{ "daemon", "run the tracker as a service with kpleg's API on a unix socket", cmd_daemon },
 	{ "status", "ask a running kpleg daemon how it is doing", cmd_status },

@@ -186,3 +186,31 @@ int out_pods_json(FILE *f, struct kpleg_pod_status *const *pods, size_t n)
 	json_object_put(arr);
 	return r;
 }
+
+int out_pod_json_pretty(FILE *f, const struct kpleg_pod_status *p)
+{
+	json_object *o = out_pod_json(p);
+	int r;
+
+	errno = 0;
+	r = write_flush(f, json_object_to_json_string_ext(o, JSON_FLAGS_PRETTY));
+	json_object_put(o);
+	return r;
+}
+
+json_object *out_resync_json(const struct out_resync *rs)
+{
+	json_object *o = json_object_new_object();
+	json_object *pods = json_object_new_array_ext((int)rs->n_pods);
+
+	add_str(o, "type", OUT_RESYNC);
+	add_str_nonempty(o, "reason", rs->reason);
+	add_u64(o, "seq", rs->seq);
+	add_u64(o, "epoch", rs->epoch);
+	add_u64(o, "observed_mono_ns", rs->observed_mono_ns);
+	add_time(o, "observed_time", rs->observed_real_ns);
+	for (size_t i = 0; i < rs->n_pods; i++)
+		json_object_array_add(pods, out_pod_json(rs->pods[i]));
+	json_object_object_add(o, "pods", pods);
+	return o;
+}

@@ -85,6 +85,18 @@ int out_events_lost_text(FILE *f, uint64_t real_ns)
 	return flush_result(f);
 }
 
+int out_resync_text(FILE *f, const struct out_resync *rs)
+{
+	char when[OUT_TIME_MAX];
+
+	out_format_time(rs->observed_real_ns, 3, when, sizeof(when));
+	errno = 0;
+	fprintf(f, "%-24s %-18s %s; the state as of seq %llu: %zu pod%s (kpleg pods shows "
+		   "them)\n", when, OUT_RESYNC, or_dash(rs->reason), (unsigned long long)rs->seq,
+		rs->n_pods, rs->n_pods == 1 ? "" : "s");
+	return flush_result(f);
+}
+
 /* ---- pods table ----------------------------------------------------------- */
 
 #define POD_FMT "%-16s %-32s %-36s %-5s %-8s %*s"
