@@ -92,7 +92,7 @@ test: all $(TEST_BINS) $(GEN)/cri.desc $(GEN)/upstream.desc $(GEN)/bad_cri.desc
 demo: all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
 
-# Side-by-side benchmarks; writes bench/RESULTS.md (takes ~6 minutes).
+# Side-by-side benchmarks; writes bench/RESULTS.md (takes ~8 minutes here).
 bench: all $(BENCH_BINS)
 	$(Q)BUILD=$(BUILD) BENCH_BIN=$(BUILD)/bench bench/run.sh
 
