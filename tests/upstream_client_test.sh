@@ -186,6 +186,9 @@ run_lifecycle_bg proxyA
 pa=$!
 run_lifecycle_bg proxyB
 pb=$!
+# Meanwhile the daemon's own API lists the pods the clients run.
+check "proxy: kpleg pods on the daemon's socket lists a client's pod meanwhile" wait_for 20 \
+    bash -c "'$KPLEG' pods -s '$tmp/kpleg.sock' -n '$NS' -o json | jq -e 'length >= 1' >/dev/null"
 rc=0; wait "$pa" || rc=$?
 check "proxy: client A's lifecycle exit 0" test "$rc" -eq 0
 rc=0; wait "$pb" || rc=$?

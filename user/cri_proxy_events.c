@@ -28,7 +28,22 @@ struct pe_msg {
 	size_t len;
 };
 
+/* The last status the builder read of a sandbox (builder thread only). */
+#define LAST_SB_SLOTS 256
+struct last_sb {
+	char id[KPLEG_ID_MAX];
+	uint8_t *buf;		/* a packed PodSandboxStatus or ContainerStatus */
+	size_t len;
+	bool stopped;		/* containers: a STOPPED was sent */
+	bool exited;		/* containers: the kernel saw it exit */
+	int32_t exit_code;
+	char reason[KPLEG_REASON_MAX];
+	int64_t finished_at;
+};
+
 struct proxy_events {
+	struct last_sb last[LAST_SB_SLOTS];
+	unsigned last_next;
 	struct daemon *d;
 	struct cri_client *cri;
 	pthread_t thread;
@@ -111,22 +126,83 @@ static void read_statuses(struct proxy_events *pe, const char *sb_id, struct sta
 	}
 }
 
+enum with { WITH_NOTHING, WITH_SANDBOX, WITH_ALL };
+
+static struct last_sb *last_find(struct proxy_events *pe, const char *id)
+{
+	for (unsigned i = 0; i < LAST_SB_SLOTS; i++)
+		if (pe->last[i].buf && !strcmp(pe->last[i].id, id))
+			return &pe->last[i];
+	return NULL;
+}
+
+static void last_drop(struct last_sb *l)
+{
+	free(l->buf);
+	memset(l, 0, sizeof(*l));
+}
+
+static struct last_sb *last_get(struct proxy_events *pe, const char *id)
+{
+	struct last_sb *l = last_find(pe, id);
+
+	if (!l) {
+		l = &pe->last[pe->last_next];
+		pe->last_next = (pe->last_next + 1) % LAST_SB_SLOTS;
+		last_drop(l);
+		snprintf(l->id, sizeof(l->id), "%s", id);
+	}
+	return l;
+}
+
+static void last_keep(struct proxy_events *pe, const char *id, const ProtobufCMessage *st)
+{
+	size_t n = protobuf_c_message_get_packed_size(st);
+	uint8_t *buf = malloc(n ? n : 1);
+	struct last_sb *l;
+
+	if (!buf)
+		return;
+	protobuf_c_message_pack(st, buf);
+	l = last_get(pe, id);
+	free(l->buf);
+	l->buf = buf;
+	l->len = n;
+}
+
 static void build(struct proxy_events *pe, const struct kpleg_event *ev, const char *id,
-		  int type, bool with_status)
+		  int type, enum with with)
 {
 	Runtime__V1__ContainerEventResponse m = RUNTIME__V1__CONTAINER_EVENT_RESPONSE__INIT;
+	Runtime__V1__PodSandboxStatus *old = NULL;
 	struct statuses s = { 0 };
+	struct last_sb *l;
 	uint8_t *buf;
 	size_t len;
 
 	m.container_id = (char *)id;
 	m.container_event_type = type;
 	m.created_at = (int64_t)ev->observed_real_ns;
-	if (with_status && *ev->sandbox_id) {
+	if (with != WITH_NOTHING && *ev->sandbox_id) {
 		read_statuses(pe, ev->sandbox_id, &s);
 		m.pod_sandbox_status = s.sb ? s.sb->status : NULL;
-		m.containers_statuses = s.ptrs;
-		m.n_containers_statuses = s.n;
+		if (s.sb)
+			last_keep(pe, ev->sandbox_id, &s.sb->status->base);
+		for (size_t i = 0; i < s.n; i++)
+			last_keep(pe, s.ptrs[i]->id, &s.ptrs[i]->base);
+		/* Stopped and removed before we could read it (the kubelet's
+		 * StopPodSandbox then RemovePodSandbox back to back): what the
+		 * runtime said last, NOTREADY now, as the runtime would have. */
+		if (!s.sb && type == EV_STOPPED && !strcmp(id, ev->sandbox_id) &&
+		    (l = last_find(pe, id)) &&
+		    (old = runtime__v1__pod_sandbox_status__unpack(NULL, l->len, l->buf))) {
+			old->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+			m.pod_sandbox_status = old;
+		}
+		if (with == WITH_ALL) {
+			m.containers_statuses = s.ptrs;
+			m.n_containers_statuses = s.n;
+		}
 	}
 	len = protobuf_c_message_get_packed_size(&m.base);
 	buf = malloc(len ? len : 1);
@@ -137,6 +213,68 @@ static void build(struct proxy_events *pe, const struct kpleg_event *ev, const c
 		log_error("\"Out of memory building a CRI event; subscribers miss it\"");
 	}
 	statuses_free(&s);
+	if (old)
+		runtime__v1__pod_sandbox_status__free_unpacked(old, NULL);
+	if (type == EV_STOPPED && (l = last_find(pe, id)))
+		l->stopped = true;
+	if (type == EV_DELETED && (l = last_find(pe, id)))
+		last_drop(l);
+}
+
+/* A container the kubelet removed right after its exit, before kpleg read
+ * the runtime's word: containerd 1.7 would have sent STOPPED at the exit.
+ * Sent here with the status the runtime last gave, as the kernel saw it end
+ * (exit code, reason, time). */
+static void stopped_before_removal(struct proxy_events *pe, const struct kpleg_event *ev)
+{
+	Runtime__V1__ContainerEventResponse m = RUNTIME__V1__CONTAINER_EVENT_RESPONSE__INIT;
+	Runtime__V1__PodSandboxStatusResponse *sb = NULL;
+	Runtime__V1__ContainerStatus *cs, *list[1];
+	struct last_sb *l = last_find(pe, ev->container_id);
+	struct cri_status st;
+	uint8_t *buf;
+	size_t len;
+
+	if (!l || l->stopped || !l->exited || !l->buf)
+		return;
+	cs = runtime__v1__container_status__unpack(NULL, l->len, l->buf);
+	if (!cs)
+		return;
+	cs->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+	cs->exit_code = l->exit_code;
+	cs->reason = l->reason;
+	cs->finished_at = l->finished_at;
+	list[0] = cs;
+	m.container_id = (char *)ev->container_id;
+	m.container_event_type = EV_STOPPED;
+	m.created_at = l->finished_at;
+	if (cri_pod_sandbox_status(pe->cri, ev->sandbox_id, STATUS_TIMEOUT_MS, &sb, &st) == 0)
+		m.pod_sandbox_status = sb->status;
+	m.containers_statuses = list;
+	m.n_containers_statuses = 1;
+	len = protobuf_c_message_get_packed_size(&m.base);
+	buf = malloc(len ? len : 1);
+	if (buf) {
+		protobuf_c_message_pack(&m.base, buf);
+		push(pe, buf, len);
+	}
+	cs->reason = NULL; /* l->reason is not the message's to free */
+	runtime__v1__container_status__free_unpacked(cs, NULL);
+	cri_msg_free(sb);
+	l->stopped = true;
+}
+
+/* The kernel's view of an exit, for stopped_before_removal(). */
+static void note_exit(struct proxy_events *pe, const struct kpleg_event *ev)
+{
+	struct last_sb *l = last_find(pe, ev->container_id);
+
+	if (!l)
+		return;
+	l->exited = true;
+	l->exit_code = ev->exit_code;
+	snprintf(l->reason, sizeof(l->reason), "%s", ev->reason);
+	l->finished_at = (int64_t)ev->observed_real_ns; /* the kernel's exit time */
 }
 
 /* A kpleg event as containerd 1.7 would have sent it (see the header). */
@@ -146,31 +284,36 @@ static void translate(struct proxy_events *pe, const struct kpleg_event *ev)
 
 	switch (ev->type) {
 	case KPLEG_EVENT_CONTAINER_CREATED:
-		build(pe, ev, ctr, EV_CREATED, true);
+		build(pe, ev, ctr, EV_CREATED, WITH_ALL);
 		break;
 	case KPLEG_EVENT_CONTAINER_STARTED:
-		build(pe, ev, ctr, EV_STARTED, true);
+		build(pe, ev, ctr, EV_STARTED, WITH_ALL);
 		break;
 	case KPLEG_EVENT_CONTAINER_DIED:
 		if (!ev->provisional)
-			build(pe, ev, ctr, EV_STOPPED, true);
+			build(pe, ev, ctr, EV_STOPPED, WITH_ALL);
+		else if (ev->has_exit_code)
+			note_exit(pe, ev);
 		break;
 	case KPLEG_EVENT_CONTAINER_CONFIRMED:
 		if (ev->has_exit_code) /* the runtime says exited (not: still running) */
-			build(pe, ev, ctr, EV_STOPPED, true);
+			build(pe, ev, ctr, EV_STOPPED, WITH_ALL);
 		break;
 	case KPLEG_EVENT_CONTAINER_REMOVED:
-		build(pe, ev, ctr, EV_DELETED, true);
+		stopped_before_removal(pe, ev);
+		build(pe, ev, ctr, EV_DELETED, WITH_ALL);
 		break;
 	case KPLEG_EVENT_SANDBOX_READY:
-		build(pe, ev, sb, EV_CREATED, true);
-		build(pe, ev, sb, EV_STARTED, true);
+		/* A sandbox being made has no containers yet (containerd 1.7 sends
+		 * none); ones created since are theirs to report. */
+		build(pe, ev, sb, EV_CREATED, WITH_SANDBOX);
+		build(pe, ev, sb, EV_STARTED, WITH_SANDBOX);
 		break;
 	case KPLEG_EVENT_SANDBOX_NOTREADY:
-		build(pe, ev, sb, EV_STOPPED, true);
+		build(pe, ev, sb, EV_STOPPED, WITH_ALL);
 		break;
 	case KPLEG_EVENT_SANDBOX_REMOVED:
-		build(pe, ev, sb, EV_DELETED, false);
+		build(pe, ev, sb, EV_DELETED, WITH_NOTHING);
 		break;
 	case KPLEG_EVENT_POD_SYNC:
 		break;
@@ -257,6 +400,8 @@ void proxy_events__free(struct proxy_events *pe)
 		pthread_join(pe->thread, NULL);
 	for (unsigned i = 0; pe->ring && i < pe->count; i++)
 		free(pe->ring[(pe->head + i) % pe->cap].buf);
+	for (unsigned i = 0; i < LAST_SB_SLOTS; i++)
+		last_drop(&pe->last[i]);
 	free(pe->ring);
 	cri_client__free(pe->cri);
 	pthread_mutex_destroy(&pe->lock);
