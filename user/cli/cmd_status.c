@@ -6,6 +6,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "api_client.h"
 #include "cli.h"
 #include "cri.h"
 #include "daemon.h"
@@ -122,13 +123,10 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	Kpleg__V1__StatusRequest req = KPLEG__V1__STATUS_REQUEST__INIT;
 	Kpleg__V1__StatusResponse *resp = NULL;
 	const char *socket = KPLEG_DEFAULT_SOCKET;
 	unsigned long timeout = 5000;
-	struct cri_client *c;
-	struct cri_status st;
-	char target[160];
+	struct api_client a;
 	bool json = false;
 	int opt, r;
 
@@ -156,21 +154,15 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "kpleg status: unexpected argument \"%s\"\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	snprintf(target, sizeof(target), "unix://%s", socket);
-	c = cri_client__new(target);
-	if (!c) {
-		fprintf(stderr, "kpleg status: bad socket path %s: %s\n", socket, strerror(errno));
-		return EXIT_FAIL;
-	}
-	r = cri_call_unary(c, KPLEG_API_SERVICE "Status", &req.base,
-			   &kpleg__v1__status_response__descriptor, (int)timeout,
-			   (ProtobufCMessage **)&resp, &st);
-	cri_client__free(c);
-	if (r < 0) {
-		fprintf(stderr, "kpleg status: no kpleg daemon answers on %s: %s\n", socket,
-			st.message);
-		return EXIT_FAIL;
-	}
+	/* The same client as pods, get and events: relative paths, one line
+	 * when no daemon answers. */
+	r = api_client_open(&a, "status", socket);
+	if (r)
+		return r;
+	r = api_status(&a, (int)timeout, &resp);
+	api_client_close(&a);
+	if (r)
+		return r;
 	if (json)
 		print_json(resp);
 	else
