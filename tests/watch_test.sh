@@ -180,7 +180,11 @@ run_case() { # LABEL ENDPOINT EVENTS(yes|no) WATCH-ARGS...
     check "$label: pods -o wide shows the pod and container" \
         bash -c "grep -q '^$NS  *$name  *$uid ' '$out' && grep -q '└ app  *${cid:0:13} .*exit=3' '$out'"
 
-    # Each step waits for its event, so a 1 s relist sees every state.
+    # Each step waits for its event, so a 1 s relist sees every state; the
+    # text watcher relists on its own phase, so it gets its own wait.
+    if [[ -n $text_pid ]]; then
+        check "$label: text watcher saw the exit" wait_for 10 grep -q " ContainerDied .*${cid:0:13}" "$text"
+    fi
     "$PODCTL" -r "$ep" rm "$cid"
     check "$label: ContainerRemoved seen" wait_for 10 has_event "$json" ContainerRemoved container_id "$cid"
     "$PODCTL" -r "$ep" stopp "$sb"
