@@ -96,8 +96,10 @@ static void statuses_free(struct statuses *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* The runtime's statuses of sandbox @sb_id and its containers, now. */
-static void read_statuses(struct proxy_events *pe, const char *sb_id, struct statuses *s)
+/* The runtime's status of sandbox @sb_id and, with @containers, those of its
+ * containers, now. */
+static void read_statuses(struct proxy_events *pe, const char *sb_id, bool containers,
+			  struct statuses *s)
 {
 	Runtime__V1__ContainerFilter f = RUNTIME__V1__CONTAINER_FILTER__INIT;
 	struct cri_status st;
@@ -106,6 +108,8 @@ static void read_statuses(struct proxy_events *pe, const char *sb_id, struct sta
 		s->sb = NULL;
 		return; /* gone already: the message goes without statuses */
 	}
+	if (!containers)
+		return;
 	f.pod_sandbox_id = (char *)sb_id;
 	if (cri_list_containers(pe->cri, &f, STATUS_TIMEOUT_MS, &s->list, &st) < 0) {
 		s->list = NULL;
@@ -170,8 +174,9 @@ static void last_keep(struct proxy_events *pe, const char *id, const ProtobufCMe
 	l->len = n;
 }
 
-static void build(struct proxy_events *pe, const struct kpleg_event *ev, const char *id,
-		  int type, enum with with)
+/* One message per type in @types (all about @id, read once), into the ring. */
+static void build_n(struct proxy_events *pe, const struct kpleg_event *ev, const char *id,
+		    const int *types, size_t n_types, enum with with)
 {
 	Runtime__V1__ContainerEventResponse m = RUNTIME__V1__CONTAINER_EVENT_RESPONSE__INIT;
 	Runtime__V1__PodSandboxStatus *old = NULL;
@@ -181,10 +186,9 @@ static void build(struct proxy_events *pe, const struct kpleg_event *ev, const c
 	size_t len;
 
 	m.container_id = (char *)id;
-	m.container_event_type = type;
 	m.created_at = (int64_t)ev->observed_real_ns;
 	if (with != WITH_NOTHING && *ev->sandbox_id) {
-		read_statuses(pe, ev->sandbox_id, &s);
+		read_statuses(pe, ev->sandbox_id, with == WITH_ALL, &s);
 		m.pod_sandbox_status = s.sb ? s.sb->status : NULL;
 		if (s.sb)
 			last_keep(pe, ev->sandbox_id, &s.sb->status->base);
@@ -193,32 +197,39 @@ static void build(struct proxy_events *pe, const struct kpleg_event *ev, const c
 		/* Stopped and removed before we could read it (the kubelet's
 		 * StopPodSandbox then RemovePodSandbox back to back): what the
 		 * runtime said last, NOTREADY now, as the runtime would have. */
-		if (!s.sb && type == EV_STOPPED && !strcmp(id, ev->sandbox_id) &&
+		if (!s.sb && types[0] == EV_STOPPED && !strcmp(id, ev->sandbox_id) &&
 		    (l = last_find(pe, id)) &&
 		    (old = runtime__v1__pod_sandbox_status__unpack(NULL, l->len, l->buf))) {
 			old->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
 			m.pod_sandbox_status = old;
 		}
-		if (with == WITH_ALL) {
-			m.containers_statuses = s.ptrs;
-			m.n_containers_statuses = s.n;
-		}
+		m.containers_statuses = s.ptrs; /* none read unless WITH_ALL */
+		m.n_containers_statuses = s.n;
 	}
-	len = protobuf_c_message_get_packed_size(&m.base);
-	buf = malloc(len ? len : 1);
-	if (buf) {
-		protobuf_c_message_pack(&m.base, buf);
-		push(pe, buf, len);
-	} else {
-		log_error("\"Out of memory building a CRI event; subscribers miss it\"");
+	for (size_t i = 0; i < n_types; i++) {
+		m.container_event_type = types[i];
+		len = protobuf_c_message_get_packed_size(&m.base);
+		buf = malloc(len ? len : 1);
+		if (buf) {
+			protobuf_c_message_pack(&m.base, buf);
+			push(pe, buf, len);
+		} else {
+			log_error("\"Out of memory building a CRI event; subscribers miss it\"");
+		}
+		if (types[i] == EV_STOPPED && (l = last_find(pe, id)))
+			l->stopped = true;
+		if (types[i] == EV_DELETED && (l = last_find(pe, id)))
+			last_drop(l);
 	}
 	statuses_free(&s);
 	if (old)
 		runtime__v1__pod_sandbox_status__free_unpacked(old, NULL);
-	if (type == EV_STOPPED && (l = last_find(pe, id)))
-		l->stopped = true;
-	if (type == EV_DELETED && (l = last_find(pe, id)))
-		last_drop(l);
+}
+
+static void build(struct proxy_events *pe, const struct kpleg_event *ev, const char *id,
+		  int type, enum with with)
+{
+	build_n(pe, ev, id, &type, 1, with);
 }
 
 /* A container the kubelet removed right after its exit, before kpleg read
@@ -306,8 +317,7 @@ static void translate(struct proxy_events *pe, const struct kpleg_event *ev)
 	case KPLEG_EVENT_SANDBOX_READY:
 		/* A sandbox being made has no containers yet (containerd 1.7 sends
 		 * none); ones created since are theirs to report. */
-		build(pe, ev, sb, EV_CREATED, WITH_SANDBOX);
-		build(pe, ev, sb, EV_STARTED, WITH_SANDBOX);
+		build_n(pe, ev, sb, (const int[]){ EV_CREATED, EV_STARTED }, 2, WITH_SANDBOX);
 		break;
 	case KPLEG_EVENT_SANDBOX_NOTREADY:
 		build(pe, ev, sb, EV_STOPPED, WITH_ALL);

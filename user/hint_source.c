@@ -63,8 +63,11 @@ static int post_hint(struct kpleg_tracker *t, const struct kpleg_hint *hint, con
 	m->hint.kernel_ns = hint->ts_ns;
 	m->hint.exit_code = hint->exit_code;
 	m->hint.oom = hint->type == HINT_OOM;
-	if ((hint->type == HINT_EXITED || hint->type == HINT_STARTED) &&
-	    hints__lookup(t->hints, hint->cgid, &st) == 0) {
+	/* A STARTED hint's time is the first exec; an exit needs the map for
+	 * the OOM count and the start (its ring record has neither). */
+	if (hint->type == HINT_STARTED)
+		m->hint.first_exec_ns = hint->ts_ns;
+	else if (hint->type == HINT_EXITED && hints__lookup(t->hints, hint->cgid, &st) == 0) {
 		m->hint.oom |= st.oom > 0;
 		m->hint.first_exec_ns = st.first_exec_ns;
 	}
