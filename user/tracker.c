@@ -138,7 +138,7 @@ int kpleg_tracker__start(struct kpleg_tracker *t)
 	}
 	t->started = true;
 	r = -pthread_create(&t->engine_thread, NULL, engine_main, t);
-	if (r == 0 && t->cfg.mode != KPLEG_MODE_GENERIC)
+	if (r == 0 && t->cfg.mode != KPLEG_MODE_GENERIC && !t->cfg.disable_events)
 		r = -pthread_create(&t->events_thread, NULL, event_source_main, t);
 	if (r < 0) {
 		kpleg_tracker__stop(t);

@@ -72,6 +72,10 @@ struct kpleg_config {
 	/* Ring buffer for hints, bytes: a power of two >= the page size.
 	 * Default 262144 (about 5000 exits in flight). */
 	unsigned hint_ring_bytes;
+	/* Never open the runtime's event stream (auto and evented modes): for
+	 * latency studies that watch each source alone (`kpleg trace`), and for
+	 * containerd 1.7, which hands each event to one subscriber only. */
+	bool disable_events;
 };
 
 /* Fills @cfg with the defaults (endpoint NULL, mode AUTO). */
