@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "cri_proxy_events.h"
 #include "daemon.h"
 #include "log.h"
+#include "privs.h"
 #include "util.h"
 
 #define MAX_PERIOD_MS 86400000UL
@@ -303,6 +305,33 @@ static int proxy_up(struct daemon *d, const struct daemon_opts *o)
 	return r;
 }
 
+/* Start-up is over (BPF loaded and attached, sockets bound and chowned):
+ * from here on the daemon only reads cgroup handles, its maps and sockets
+ * (docs/DEPLOY.md has the list and the reasons). */
+static int privs_down(struct daemon *d)
+{
+	struct privs_keep keep[2];
+	struct kpleg_health h;
+	size_t n = 0;
+	int r;
+
+	kpleg_tracker__health(d->t, &h);
+	if (h.bpf_active) {
+		keep[n++] = (struct privs_keep){
+			CAP_DAC_READ_SEARCH, "open_by_handle_at(2) names a cgroup whose "
+			"creation hint the ring lost (kernel hints)" };
+		if (privs_bpf_calls_need_cap())
+			keep[n++] = (struct privs_keep){
+				CAP_BPF, "this kernel (before 5.19, unprivileged_bpf_disabled "
+				"set) checks it on every bpf() call: the exit-state and "
+				"lost-counter reads and the map walk after a loss" };
+	}
+	r = privs_restrict(keep, n);
+	if (r < 0)
+		fprintf(stderr, "kpleg daemon: cannot drop privileges: %s\n", strerror(-r));
+	return r;
+}
+
 static void daemon_down(struct daemon *d)
 {
 	proxy_events_close(d->pe);  /* event subscribers end with UNAVAILABLE */
@@ -383,6 +412,8 @@ int cmd_daemon(int argc, char **argv)
 		r = tracker_up(&d, &o);
 	if (r == 0)
 		r = proxy_up(&d, &o);
+	if (r == 0)
+		r = privs_down(&d);
 	if (r == 0)
 		r = serve(&d, sfd, o.socket);
 	cli_signals_restore();
