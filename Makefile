@@ -77,7 +77,7 @@ DESC_PROTO := $(GEN)/google/protobuf/descriptor.pb-c.c
 UPSTREAM_PROTO := $(DEPS_DIR)/cri-api/api.proto
 
 # ---- top-level targets ---------------------------------------------------
-.PHONY: all deps test demo bench clean distclean
+.PHONY: all deps test demo bench clean distclean install uninstall
 all: $(BUILD)/kpleg $(BUILD)/libkpleg.a $(BUILD)/fakecri $(BUILD)/podctl
 
 deps: $(DEPS_STAMP)
@@ -98,6 +98,45 @@ bench: all $(BENCH_BINS)
 
 clean:
 	rm -rf build
+
+# ---- install (docs/DEPLOY.md) ------------------------------------------------
+# `make install PREFIX=/usr DESTDIR=/tmp/pkg`. The systemd unit's and the
+# pkg-config file's paths follow PREFIX; the config file is never overwritten.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/kpleg
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL ?= install
+DOCS := README.md docs/DEPLOY.md docs/THREAT_MODEL.md docs/DESIGN.md docs/EVENTS.md
+
+install: $(BUILD)/kpleg $(BUILD)/libkpleg.a
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -D -m 0755 $(BUILD)/kpleg $(DESTDIR)$(BINDIR)/kpleg
+	$(Q)$(INSTALL) -D -m 0644 $(BUILD)/libkpleg.a $(DESTDIR)$(LIBDIR)/libkpleg.a
+	$(Q)$(INSTALL) -D -m 0644 include/kpleg/kpleg.h $(DESTDIR)$(INCLUDEDIR)/kpleg/kpleg.h
+	$(Q)$(INSTALL) -D -m 0644 proto/kpleg.proto $(DESTDIR)$(DATADIR)/kpleg/kpleg.proto
+	$(Q)$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		deploy/kpleg.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/kpleg.pc
+	$(Q)sed -e 's|/usr/local/bin/kpleg|$(BINDIR)/kpleg|; s|/etc/kpleg/|$(SYSCONFDIR)/kpleg/|' \
+		-e 's|/usr/local/share/doc/kpleg/|$(DOCDIR)/|' \
+		deploy/kpleg.service > $(DESTDIR)$(UNITDIR)/kpleg.service
+	$(Q)chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/kpleg.pc $(DESTDIR)$(UNITDIR)/kpleg.service
+	$(Q)$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	$(Q)test -e $(DESTDIR)$(SYSCONFDIR)/kpleg/kpleg.conf || \
+		$(INSTALL) -D -m 0644 deploy/kpleg.conf $(DESTDIR)$(SYSCONFDIR)/kpleg/kpleg.conf
+
+# Leaves the config file (it may hold the operator's settings).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kpleg $(DESTDIR)$(LIBDIR)/libkpleg.a \
+		$(DESTDIR)$(INCLUDEDIR)/kpleg/kpleg.h $(DESTDIR)$(DATADIR)/kpleg/kpleg.proto \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/kpleg.pc $(DESTDIR)$(UNITDIR)/kpleg.service \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/kpleg $(DESTDIR)$(DATADIR)/kpleg $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 distclean: clean
 	rm -rf $(DEPS_DIR)
