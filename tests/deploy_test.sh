@@ -28,10 +28,9 @@ SAN=
 
 tmp=$(mktemp -d)
 fails=0
-bg_pids=()
 trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/support/testlib.sh
-source "$ROOT/tests/support/testlib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/support/testlib.sh"
 
 mk() { make -s -C "$ROOT" BUILD="$BUILD" SANITIZE="$SAN" "$@"; }
 mode_is() { [[ $(stat -c %a "$1") == "$2" ]]; }
@@ -69,6 +68,7 @@ int main(void)
 EOF
 pcflags=$(PKG_CONFIG_PATH=$D/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D pkg-config --static --cflags --libs kpleg)
 san_flags=()
+# shellcheck disable=SC2054 # one flag, its commas are gcc's
 [[ -n $SAN ]] && san_flags=(-fsanitize=address,undefined)
 # shellcheck disable=SC2086
 check "cc use.c \$(pkg-config --static --cflags --libs kpleg) links and runs" \
