@@ -108,6 +108,7 @@ links=$(link_ids "$d1")
 check "BPF links held by the daemon" test -n "$links"
 
 echo "--- tracking with the capabilities dropped"
+must "the API answers" wait_for 30 bash -c "'$KPLEG' status -s '$SOCK' >/dev/null 2>&1"
 start_bg "$tmp/ev.json" "$tmp/ev.log" "$KPLEG" events -s "$SOCK" --follow -o json
 read -r sb uid < <("$PODCTL" -r "$PX" pod "privs-$$" --namespace kpleg-privs-test --qos burstable)
 pods+=("$sb")
