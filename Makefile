@@ -221,6 +221,12 @@ $(BUILD)/tests/test_proto_compat: $(BUILD)/obj/tests/test_proto_compat.o $(BUILD
 
 $(BUILD)/obj/tests/test_proto_compat.o: $(DESC_PROTO:.c=.h)
 
+# The capability drop lives in the CLI (user/cli/privs.c), not in libkpleg.
+$(BUILD)/tests/test_privs: $(BUILD)/obj/tests/test_privs.o $(BUILD)/obj/user/cli/privs.o \
+		$(BUILD)/libtestsupport.a $(BUILD)/libfakecri.a $(BUILD)/libkpleg.a
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libtestsupport.a $(BUILD)/libfakecri.a $(BUILD)/libkpleg.a
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
