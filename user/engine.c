@@ -283,6 +283,11 @@ static void fetch_done(struct kpleg_tracker *t, struct msg *m)
 		return;
 	f->inflight = false;
 	f->job = NULL; /* freed with @m */
+	/* A failure answers every asker (the error is on the pod) and the
+	 * fast relist retries: a pod the runtime hangs on is not fetched back
+	 * to back, and a relist's sync never waits on it forever. */
+	if (m->err)
+		f->dirty = false;
 	if (f->dirty) {
 		f->dirty = false;
 		engine_refetch(t, f);

@@ -222,7 +222,7 @@ void engine_faults_health(struct kpleg_tracker *t, struct kpleg_health *h, uint6
 			    (t->behind_drop_ns && now - t->behind_drop_ns < BEHIND_HOLD_NS);
 	pthread_mutex_unlock(&t->mq_lock);
 	if (h->stuck_pods)
-		snprintf(stuck, sizeof(stuck), "%zu pod%s stuck for %llu ms, first %.64s: %.100s",
+		snprintf(stuck, sizeof(stuck), "%zu pod%s stuck for %llu ms, first %.64s: %.120s",
 			 h->stuck_pods, h->stuck_pods == 1 ? "" : "s",
 			 (unsigned long long)((now - h->stuck_since_mono_ns) / NSEC_PER_MSEC),
 			 h->stuck_pod_uid, h->stuck_reason);
