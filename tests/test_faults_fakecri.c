@@ -330,8 +330,38 @@ static void expect_cache_matches(struct fakecri *f, struct kpleg_tracker *t, str
 	cri_msg_free(l);
 }
 
+/* What test_overload owns, freed by the teardown even when it fails. */
+struct overload {
+	struct fakecri *f;
+	struct cri_client *c;
+	struct kpleg_tracker *t;
+	struct kpleg_subscription *sub;
+	struct flood_fx x; /* the callback's, outlives a failed test */
+};
+
+static int overload_setup(void **state)
+{
+	*state = calloc(1, sizeof(struct overload));
+	return *state ? 0 : -1;
+}
+
+static int overload_teardown(void **state)
+{
+	struct overload *o = *state;
+
+	if (o->t)
+		kpleg_tracker__stop(o->t);
+	kpleg_subscription__free(o->sub);
+	kpleg_tracker__free(o->t);
+	cri_client__free(o->c);
+	fakecri__free(o->f);
+	free(o);
+	return 0;
+}
+
 static void test_overload(void **state)
 {
+	struct overload *o = *state;
 	unsigned rate = env_uint("KPLEG_FLOOD_RATE", 10000, FAKECRI_FLOOD_RATE_MAX);
 	unsigned secs = env_uint("KPLEG_FLOOD_SECONDS", 6, 3600);
 	unsigned qmax = 1024, pods = 200;
@@ -343,10 +373,8 @@ static void test_overload(void **state)
 	struct fakecri_flood fl = { .kind = FAKECRI_FLOOD_CHURN, .rate = rate,
 				    .duration_ms = secs * 1000 };
 	struct fakecri_flood_stats fs;
-	struct flood_fx x = { 0 };
 	struct kpleg_config cfg;
-	struct kpleg_tracker *t = NULL;
-	struct kpleg_subscription *sub = NULL;
+	struct kpleg_tracker *t;
 	struct cri_client *c;
 	struct kpleg_health h, h0;
 	struct fakecri *f;
@@ -355,14 +383,13 @@ static void test_overload(void **state)
 	bool saw_behind = false;
 	uint64_t drops[3] = { 0 };
 
-	(void)state;
 	if (slow_ms < 2000)
 		slow_ms = 2000;
 	snprintf(sock, sizeof(sock), "/tmp/kpleg-flood-%d.sock", (int)getpid());
-	f = fakecri__new(&fo);
+	f = o->f = fakecri__new(&fo);
 	assert_non_null(f);
 	assert_int_equal(fakecri__populate(f, pods, 1, true), 0);
-	c = cri_client__new(fakecri__endpoint(f));
+	c = o->c = cri_client__new(fakecri__endpoint(f));
 	assert_non_null(c);
 
 	kpleg_config_init(&cfg);
@@ -372,8 +399,9 @@ static void test_overload(void **state)
 	cfg.relist_period_evented_ms = 600000; /* only a fall-back relist in the test */
 	cfg.event_queue_max = qmax;
 	cfg.event_backoff_max_ms = 200;
-	assert_int_equal(kpleg_tracker__new(&cfg, &t), 0);
-	assert_int_equal(kpleg_tracker__subscribe(t, on_flood_event, &x, &sub), 0);
+	assert_int_equal(kpleg_tracker__new(&cfg, &o->t), 0);
+	t = o->t;
+	assert_int_equal(kpleg_tracker__subscribe(t, on_flood_event, &o->x, &o->sub), 0);
 	assert_int_equal(kpleg_tracker__start(t), 0);
 	assert_int_equal(kpleg_tracker__wait_synced(t, TK_WAIT_MS), 0);
 	TK_WAIT((kpleg_tracker__health(t, &h), h.events_connected && h.relists >= 2),
@@ -386,7 +414,7 @@ static void test_overload(void **state)
 	do {
 		usleep(100 * 1000);
 		now = testenv_now_ms() - t0;
-		atomic_store(&x.slow, now >= slow_from && now < slow_from + slow_ms);
+		atomic_store(&o->x.slow, now >= slow_from && now < slow_from + slow_ms);
 		kpleg_tracker__health(t, &h);
 		/* drops before, during and after the slow phase */
 		drops[now < slow_from ? 0 : now < slow_from + slow_ms ? 1 : 2] =
@@ -414,7 +442,7 @@ static void test_overload(void **state)
 		}
 		fakecri__flood_stats(f, &fs);
 	} while (fs.running || !fs.ended_ns);
-	atomic_store(&x.slow, false);
+	atomic_store(&o->x.slow, false);
 	now = testenv_now_ms() - t0;
 	kpleg_tracker__health(t, &h);
 	print_message("flood: %u s at %u/s asked; fakecri made %" PRIu64 " changes (%.0f/s), "
@@ -426,7 +454,7 @@ static void test_overload(void **state)
 		      h.events_received - h0.events_received,
 		      (h.events_received - h0.events_received) * 1000.0 / (double)now,
 		      h.events_dropped, h.event_overflows, backlog_max, qmax,
-		      (unsigned long)atomic_load(&x.events), h.relists - h0.relists);
+		      (unsigned long)atomic_load(&o->x.events), h.relists - h0.relists);
 	drops[1] = drops[1] ? drops[1] : drops[0];
 	drops[2] = drops[2] ? drops[2] : drops[1];
 	print_message("kpleg drops: %" PRIu64 " before the slow engine (%" PRIu64 " ms), %" PRIu64
@@ -468,11 +496,6 @@ static void test_overload(void **state)
 		kpleg_pod_list__free(ps, n);
 	}
 	expect_cache_matches(f, t, c);
-
-	kpleg_subscription__free(sub);
-	kpleg_tracker__free(t);
-	cri_client__free(c);
-	fakecri__free(f);
 }
 
 static void test_event_queue_max_checked(void **state)
@@ -541,7 +564,7 @@ int main(void)
 		cmocka_unit_test(test_stuck_container),
 		cmocka_unit_test(test_unavailable_is_not_stuck),
 		cmocka_unit_test(test_stuck_sandbox_evented),
-		cmocka_unit_test(test_overload),
+		cmocka_unit_test_setup_teardown(test_overload, overload_setup, overload_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -192,6 +192,7 @@ void kpleg_tracker__stop(struct kpleg_tracker *t)
 		msg__free(m);
 	}
 	t->mq_tail = NULL;
+	t->mq_events = 0;
 	t->started = false;
 }
 
