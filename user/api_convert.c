@@ -337,6 +337,7 @@ struct status_block {
 	Kpleg__V1__RelistStatus relist;
 	Kpleg__V1__CriEventsStatus cri;
 	Kpleg__V1__KernelHintsStatus hints;
+	Kpleg__V1__DegradedStatus degraded;
 	char strings[];
 };
 
@@ -356,7 +357,7 @@ int api_status_build(const struct kpleg_health *h, const struct api_status_extra
 {
 	static const struct api_status_extra none = { 0 };
 	const char *ep, *rn, *rv, *ra;
-	size_t l_ep, l_rn, l_rv, l_ra, l_reason, l_bpf;
+	size_t l_ep, l_rn, l_rv, l_ra, l_reason, l_bpf, l_dr, l_su, l_sr;
 	struct status_block *b;
 	char *s;
 	int mode;
@@ -378,8 +379,12 @@ int api_status_build(const struct kpleg_health *h, const struct api_status_extra
 	l_ra = strlen(ra);
 	l_reason = h->healthy ? 0 : strnlen(h->reason, sizeof(h->reason));
 	l_bpf = strnlen(h->bpf_state, sizeof(h->bpf_state));
+	l_dr = h->degraded ? strnlen(h->degraded_reason, sizeof(h->degraded_reason)) : 0;
+	l_su = strnlen(h->stuck_pod_uid, sizeof(h->stuck_pod_uid));
+	l_sr = strnlen(h->stuck_reason, sizeof(h->stuck_reason));
 
-	b = malloc(sizeof(*b) + l_ep + l_rn + l_rv + l_ra + l_reason + l_bpf + 6);
+	b = malloc(sizeof(*b) + l_ep + l_rn + l_rv + l_ra + l_reason + l_bpf + l_dr + l_su + l_sr +
+		   9);
 	if (!b)
 		return -ENOMEM;
 	s = b->strings;
@@ -387,6 +392,7 @@ int api_status_build(const struct kpleg_health *h, const struct api_status_extra
 	b->relist = (Kpleg__V1__RelistStatus)KPLEG__V1__RELIST_STATUS__INIT;
 	b->cri = (Kpleg__V1__CriEventsStatus)KPLEG__V1__CRI_EVENTS_STATUS__INIT;
 	b->hints = (Kpleg__V1__KernelHintsStatus)KPLEG__V1__KERNEL_HINTS_STATUS__INIT;
+	b->degraded = (Kpleg__V1__DegradedStatus)KPLEG__V1__DEGRADED_STATUS__INIT;
 
 	b->resp.runtime_endpoint = put(&s, ep, l_ep);
 	b->resp.runtime_name = put(&s, rn, l_rn);
@@ -437,6 +443,18 @@ int api_status_build(const struct kpleg_health *h, const struct api_status_extra
 	b->resp.epoch = x->epoch;
 	b->resp.oldest_seq = x->oldest_seq;
 	b->resp.last_seq = x->last_seq;
+
+	b->degraded.degraded = h->degraded;
+	b->degraded.reason = put(&s, h->degraded_reason, l_dr);
+	b->degraded.stuck_pods = h->stuck_pods;
+	b->degraded.stuck_pod_uid = put(&s, h->stuck_pod_uid, l_su);
+	b->degraded.stuck_reason = put(&s, h->stuck_reason, l_sr);
+	b->degraded.stuck_since_mono_ns = h->stuck_since_mono_ns;
+	b->degraded.falling_behind = h->falling_behind;
+	b->degraded.events_dropped = h->events_dropped;
+	b->degraded.event_overflows = h->event_overflows;
+	b->degraded.event_backlog = h->event_backlog;
+	b->resp.degraded = &b->degraded;
 	*ret = &b->resp;
 	return 0;
 }

@@ -40,7 +40,14 @@ void msg__free(struct msg *m)
 
 void engine_post(struct kpleg_tracker *t, struct msg *m)
 {
+	struct msg *dropped = NULL;
+
 	pthread_mutex_lock(&t->mq_lock);
+	/* Bounded: a full queue drops its CRI events for a relist. */
+	if (m->type == MSG_CRI_EVENT && t->mq_events >= t->cfg.event_queue_max)
+		dropped = engine_drop_backlog_locked(t, m);
+	else if (m->type == MSG_CRI_EVENT)
+		t->mq_events++;
 	if (t->mq_tail)
 		t->mq_tail->next = m;
 	else
@@ -48,6 +55,12 @@ void engine_post(struct kpleg_tracker *t, struct msg *m)
 	t->mq_tail = m;
 	pthread_cond_signal(&t->mq_cond);
 	pthread_mutex_unlock(&t->mq_lock);
+	while (dropped) {
+		struct msg *d = dropped;
+
+		dropped = d->next;
+		msg__free(d);
+	}
 }
 
 /* Next message, or NULL when @deadline_ns (CLOCK_MONOTONIC) passes or on stop. */
@@ -66,6 +79,8 @@ static struct msg *next_msg(struct kpleg_tracker *t, uint64_t deadline_ns)
 		t->mq_head = m->next;
 		if (!t->mq_head)
 			t->mq_tail = NULL;
+		if (m->type == MSG_CRI_EVENT)
+			t->mq_events--;
 	}
 	pthread_mutex_unlock(&t->mq_lock);
 	return m;
@@ -144,6 +159,7 @@ static void publish_period(struct kpleg_tracker *t)
 void engine_relist_now(struct kpleg_tracker *t)
 {
 	t->relist_due_ns = now_mono_ns();
+	t->relist_asked_ns = t->relist_due_ns;
 }
 
 static void start_relist(struct kpleg_tracker *t)
@@ -168,6 +184,9 @@ static void on_list_done(struct kpleg_tracker *t, struct msg *m)
 	t->relist_inflight = false;
 	/* The next relist is a period after this one started, as the kubelet does. */
 	t->relist_due_ns = m->ns + tracker_period_ns(t);
+	/* Asked for after this one listed: it cannot answer that. */
+	if (t->relist_asked_ns > m->ns)
+		t->relist_due_ns = t->relist_asked_ns;
 	pthread_mutex_lock(&t->stats_lock);
 	if (m->err) {
 		t->stats.relist_failures++;
@@ -202,6 +221,7 @@ void engine_relist_synced(struct kpleg_tracker *t)
 		else
 			t->relist_due_ns = t->relist_list_ns + tracker_period_ns(t);
 	}
+	engine_faults_synced(t);
 	notify_readers(t);
 }
 
@@ -240,6 +260,7 @@ static void fetch_done(struct kpleg_tracker *t, struct msg *m)
 	t->stats.fetches++;
 	t->stats.fetch_failures += m->err != 0;
 	pthread_mutex_unlock(&t->stats_lock);
+	engine_stuck_update(t, m);
 	if (m->err) {
 		pthread_rwlock_wrlock(&t->cache_lock);
 		cache_set_error(t->cache, m->uid, m->err);
@@ -262,6 +283,11 @@ static void fetch_done(struct kpleg_tracker *t, struct msg *m)
 		return;
 	f->inflight = false;
 	f->job = NULL; /* freed with @m */
+	/* A failure answers every asker (the error is on the pod) and the
+	 * fast relist retries: a pod the runtime hangs on is not fetched back
+	 * to back, and a relist's sync never waits on it forever. */
+	if (m->err)
+		f->dirty = false;
 	if (f->dirty) {
 		f->dirty = false;
 		engine_refetch(t, f);
@@ -351,6 +377,9 @@ static void handle(struct kpleg_tracker *t, struct msg *m)
 		engine_hints_lost(t, m);
 		break;
 	case MSG_WAKE:
+		break;
+	case MSG_EVENTS_DROPPED:
+		engine_events_dropped(t, m);
 		break;
 	}
 }

@@ -23,6 +23,9 @@
 /* The runtime reports an exit 30-160 ms after the kernel here; give it
  * far more before treating a hint's retries as spent. */
 #define DEFAULT_HINT_RETRY_MAX_MS 5000
+/* CRI events queued for the engine: a few seconds of a busy node's events
+ * (a few KiB each, the pod's statuses included). */
+#define DEFAULT_EVENT_QUEUE_MAX 4096
 
 void kpleg_config_init(struct kpleg_config *cfg)
 {
@@ -36,6 +39,7 @@ void kpleg_config_init(struct kpleg_config *cfg)
 	cfg->event_backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
 	cfg->relist_period_hinted_ms = DEFAULT_RELIST_HINTED_MS;
 	cfg->hint_retry_max_ms = DEFAULT_HINT_RETRY_MAX_MS;
+	cfg->event_queue_max = DEFAULT_EVENT_QUEUE_MAX;
 }
 
 uint64_t kpleg_now_mono_ns(void)
@@ -57,6 +61,7 @@ static void fill_defaults(struct kpleg_config *c)
 	DEF(event_backoff_max_ms);
 	DEF(relist_period_hinted_ms);
 	DEF(hint_retry_max_ms);
+	DEF(event_queue_max);
 #undef DEF
 }
 
@@ -85,7 +90,8 @@ int kpleg_tracker__new(const struct kpleg_config *cfg, struct kpleg_tracker **re
 	struct kpleg_tracker *t;
 	int r;
 
-	if (!cfg || !ret || cfg->mode > KPLEG_MODE_EVENTED || cfg->fetch_concurrency > 64)
+	if (!cfg || !ret || cfg->mode > KPLEG_MODE_EVENTED || cfg->fetch_concurrency > 64 ||
+	    cfg->event_queue_max > (1u << 20))
 		return -EINVAL;
 	/* A ring is a power of two of at least a page; hints.c checks it again. */
 	if (cfg->hint_ring_bytes && ((cfg->hint_ring_bytes & (cfg->hint_ring_bytes - 1)) ||
@@ -105,7 +111,7 @@ int kpleg_tracker__new(const struct kpleg_config *cfg, struct kpleg_tracker **re
 	t->cache = cache__new();
 	t->cri = cri_client__new(t->endpoint);
 	if (!t->cache || !t->cri || htab_init(&t->fetches) < 0 || htab_init(&t->misses) < 0 ||
-	    htab_init(&t->hint_waits) < 0) {
+	    htab_init(&t->hint_waits) < 0 || htab_init(&t->stuck) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -186,6 +192,7 @@ void kpleg_tracker__stop(struct kpleg_tracker *t)
 		msg__free(m);
 	}
 	t->mq_tail = NULL;
+	t->mq_events = 0;
 	t->started = false;
 }
 
@@ -220,6 +227,7 @@ void kpleg_tracker__free(struct kpleg_tracker *t)
 	free_table(&t->fetches, 1);
 	free_table(&t->misses, 0);
 	engine_hints_free(t);
+	engine_faults_free(t);
 	cache__free(t->cache);
 	cri_client__free(t->cri);
 	free(t);
@@ -424,4 +432,5 @@ void kpleg_tracker__health(struct kpleg_tracker *t, struct kpleg_health *ret)
 			 t->cfg.health_threshold_ms);
 	else
 		ret->reason[0] = 0;
+	engine_faults_health(t, ret, now);
 }

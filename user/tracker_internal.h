@@ -30,6 +30,7 @@ enum msg_type {
 	MSG_HINT,	   /* a kernel hint about a pod's cgroup, resolved */
 	MSG_HINTS_LOST,	   /* the kernel dropped hints: reconcile */
 	MSG_WAKE,	   /* re-evaluate timers (stop, config) */
+	MSG_EVENTS_DROPPED, /* the CRI event backlog was dropped (engine_post) */
 };
 
 enum stream_state { STREAM_UP, STREAM_DOWN, STREAM_UNSUPPORTED };
@@ -63,6 +64,10 @@ struct msg {
 	enum stream_state stream;
 	struct hint_msg hint;		/* MSG_HINT */
 	char uid[KPLEG_ID_MAX];
+	uint64_t dropped;		/* MSG_EVENTS_DROPPED: how many */
+	/* MSG_FETCH_DONE with err: the call that failed, and about what */
+	char failed_call[24];
+	char failed_id[KPLEG_ID_MAX];
 };
 
 struct msg *msg__new(enum msg_type type);
@@ -214,6 +219,13 @@ struct kpleg_tracker {
 	pthread_mutex_t ev_lock;
 	pthread_cond_t ev_cond;
 	struct cri_event_stream *stream;
+
+	/* faults (engine_faults.c) */
+	unsigned mq_events;		/* MSG_CRI_EVENTs in the queue (mq_lock) */
+	uint64_t relist_asked_ns;	/* last engine_relist_now() (engine thread) */
+	bool behind_reconciling;	/* events dropped: a relist must catch up */
+	uint64_t behind_drop_ns;	/* the last drop */
+	struct htab stuck;		/* uid -> struct stuck_pod (engine thread) */
 };
 
 /* engine.c */
@@ -223,6 +235,22 @@ void engine_emit(void *ctx, struct kpleg_event *ev);
 void engine_apply(struct kpleg_tracker *t, struct snap *s);
 void engine_relist_now(struct kpleg_tracker *t);
 void engine_relist_synced(struct kpleg_tracker *t);
+
+/* engine_faults.c: a bounded CRI event backlog, and stuck pods */
+/* engine_post() with mq_lock held, for a CRI event that finds the queue
+ * full: unlinks every queued CRI event (returned, to free unlocked) and
+ * turns @m into MSG_EVENTS_DROPPED. */
+struct msg *engine_drop_backlog_locked(struct kpleg_tracker *t, struct msg *m);
+void engine_events_dropped(struct kpleg_tracker *t, const struct msg *m);
+/* A fetch's outcome: a pod failing for its own sake is stuck until a fetch
+ * of it succeeds. */
+void engine_stuck_update(struct kpleg_tracker *t, const struct msg *m);
+/* A relist synced: the backlog is caught up with; stuck pods no source
+ * knows any more are forgotten. */
+void engine_faults_synced(struct kpleg_tracker *t);
+/* The degraded part of the health (stats already copied into @h). */
+void engine_faults_health(struct kpleg_tracker *t, struct kpleg_health *h, uint64_t now);
+void engine_faults_free(struct kpleg_tracker *t);
 
 /* engine_events.c: a CRI event becomes a snapshot or a request */
 void engine_cri_event(struct kpleg_tracker *t, struct msg *m);

@@ -153,10 +153,16 @@ static void run_fetch(struct kpleg_tracker *t, struct job *j)
 		r = -ENOMEM;
 	else
 		m->snap->fetched = !j->narrow, m->snap->overrule = j->overrule;
-	if (r == 0 && j->discover)
-		r = discover(t, j);
+	if (r == 0 && j->discover && (r = discover(t, j)) < 0) {
+		snprintf(m->failed_call, sizeof(m->failed_call), "pod discovery");
+		snprintf(m->failed_id, sizeof(m->failed_id), "%s", j->uid);
+	}
 	for (size_t i = 0; r == 0 && i < j->n_ids; i++)
-		r = fetch_one(t, m->snap, &j->ids[i]);
+		if ((r = fetch_one(t, m->snap, &j->ids[i])) < 0) {
+			snprintf(m->failed_call, sizeof(m->failed_call), "%s",
+				 j->ids[i].sandbox ? "PodSandboxStatus" : "ContainerStatus");
+			snprintf(m->failed_id, sizeof(m->failed_id), "%s", j->ids[i].id);
+		}
 	m->err = r;
 	/* The answer takes the job back to the engine. */
 	j->result = NULL;

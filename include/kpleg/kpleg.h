@@ -76,6 +76,11 @@ struct kpleg_config {
 	 * latency studies that watch each source alone (`kpleg trace`), and for
 	 * containerd 1.7, which hands each event to one subscriber only. */
 	bool disable_events;
+	/* CRI events queued for the engine at most. When the runtime sends
+	 * faster than the engine applies them and the queue is full, the
+	 * queued events are dropped (counted) and a relist catches up: the
+	 * health says "falling behind" until it has. Default 4096. */
+	unsigned event_queue_max;
 };
 
 /* Fills @cfg with the defaults (endpoint NULL, mode AUTO). */
@@ -229,6 +234,26 @@ struct kpleg_health {
 	 * (counted after the first sync while another source is up). */
 	uint64_t missed_events;
 	unsigned relist_period_ms;	/* the relist period in force now */
+	/* Degraded: the node as a whole is tracked (healthy stays true), but
+	 * part of it is not current: stuck pods, or falling behind. */
+	bool degraded;
+	char degraded_reason[320];	/* both parts, when degraded */
+	/* Stuck pods: the last status fetch of each failed for the pod's own
+	 * sake (a call about it timed out or failed) while the runtime answered
+	 * the relist; an unreachable runtime does not count (that is !healthy).
+	 * Retried at the fast relist period; cleared when a fetch succeeds. */
+	size_t stuck_pods;
+	char stuck_pod_uid[KPLEG_ID_MAX];	/* the pod stuck longest */
+	char stuck_reason[KPLEG_REASON_MAX];	/* its failed call, e.g. "ContainerStatus ID timed out after 2000 ms" */
+	uint64_t stuck_since_mono_ns;		/* its first failure in a row */
+	/* Falling behind the CRI event stream: the engine's queue overflowed,
+	 * its backlog was dropped and a relist catches up. True from a drop
+	 * until a relist started after the last drop has synced, and at least
+	 * 3 s after that drop. */
+	bool falling_behind;
+	uint64_t events_dropped;	/* CRI events dropped that way (not in events_received) */
+	uint64_t event_overflows;	/* times the queue overflowed */
+	size_t event_backlog;		/* CRI events queued for the engine now */
 };
 
 /* ---- the tracker ------------------------------------------------------------- */

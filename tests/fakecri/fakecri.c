@@ -182,6 +182,7 @@ cleanup:
  * thread, if it never started) drain it. */
 static void fakecri_stop(struct fakecri *f)
 {
+	fakecri__flood_stop(f);
 	atomic_store(&f->stopping, true);
 	if (f->serving) {
 		grpc_server_shutdown_and_notify(f->server, f->cq, &f->shutdown_tag);

@@ -122,3 +122,39 @@ void fakecri__reset_counts(struct fakecri *f);
  * -EINVAL for an unknown method or reply kind, -ENOMEM. */
 int fakecri__set_fault(struct fakecri *f, const char *method, const struct fakecri_fault *fault);
 void fakecri__clear_faults(struct fakecri *f);
+
+/* ---- event flood --------------------------------------------------------------
+ * A thread that makes @rate store changes per second, each sent to every
+ * subscriber as a CRI event (subject to the per-subscriber queue, whose drops
+ * fakecri__dropped_events() counts). Start, stop and stats from one thread. */
+#define FAKECRI_FLOOD_RATE_MAX 1000000
+
+enum fakecri_flood_kind {
+	/* Real state changes: in every READY sandbox at the start, containers
+	 * are created, started, exited and removed in turn (one change per
+	 * step, round robin over the sandboxes), so the store stays small. */
+	FAKECRI_FLOOD_CHURN,
+	/* No change: the current state of the next container sent again
+	 * (CREATED, STARTED or STOPPED event with the pod's statuses). */
+	FAKECRI_FLOOD_REPEAT,
+};
+
+struct fakecri_flood {
+	enum fakecri_flood_kind kind;
+	unsigned rate;		/* changes (events) per second, 1..FAKECRI_FLOOD_RATE_MAX */
+	unsigned duration_ms;	/* 0: until fakecri__flood_stop() */
+	bool wait_subscriber;	/* start once an event stream is open */
+};
+
+struct fakecri_flood_stats {
+	bool running;
+	uint64_t changes;		/* steps made (by every flood since start) */
+	uint64_t started_ns, ended_ns;	/* CLOCK_MONOTONIC of the current flood; 0 = not yet */
+};
+
+/* -EINVAL bad rate or kind, -EBUSY a flood is on (stop it first), -ENOENT
+ * nothing to flood with (no READY sandbox; REPEAT: no container). */
+int fakecri__flood_start(struct fakecri *f, const struct fakecri_flood *fl);
+/* Stops and joins the flood; no-op without one. fakecri__free() calls it. */
+void fakecri__flood_stop(struct fakecri *f);
+void fakecri__flood_stats(struct fakecri *f, struct fakecri_flood_stats *ret);

@@ -64,6 +64,7 @@ struct fk_delayq {
 };
 
 struct fk_stream;
+struct fk_flood;
 
 /* One server call. Each batch in flight holds a reference. */
 struct fk_call {
@@ -116,6 +117,9 @@ struct fakecri {
 	struct fk_fault faults[FK_NMETHODS];
 	struct fk_delayq delayq;
 	atomic_long counts[FK_NMETHODS];
+
+	struct fk_flood *flood;		/* flood.c; the scripting thread's */
+	uint64_t flood_changes_total;	/* of the floods already stopped */
 };
 
 /* call.c */

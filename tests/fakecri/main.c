@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* fakecri --socket PATH [--pods N] [--containers-per-pod M]
  *         [--events on|unimplemented|empty]
+ *         [--flood RATE [--flood-seconds S] [--flood-kind churn|repeat]]
  * Serves a fake CRI runtime until SIGTERM or SIGINT, with N kubelet-like
- * running pods of M containers (default 0 pods, 1 container each). Exit 0 on a
- * clean stop, 1 when it cannot start, 2 on bad usage. */
+ * running pods of M containers (default 0 pods, 1 container each). --flood
+ * sends RATE CRI events per second (fakecri__flood_start) from the first
+ * subscriber on, for S seconds (default: until stopped). Exit 0 on a clean
+ * stop, 1 when it cannot start, 2 on bad usage. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -19,14 +22,20 @@
 struct args {
 	struct fakecri_opts opts;
 	unsigned pods, per_pod;
+	struct fakecri_flood flood;
+	unsigned flood_s;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: fakecri --socket PATH [--pods N] [--containers-per-pod M]\n"
 		     "               [--events on|unimplemented|empty]\n"
+		     "               [--flood RATE [--flood-seconds S] [--flood-kind churn|repeat]]\n"
 		     "Serves a fake CRI runtime on PATH until SIGTERM/SIGINT; N running pods\n"
-		     "(default 0) of M containers (default 1); events default to on.\n");
+		     "(default 0) of M containers (default 1); events default to on.\n"
+		     "--flood: RATE events/s from the first subscriber on, for S seconds\n"
+		     "(default: until stopped); churn (default) makes real state changes in\n"
+		     "the pods, repeat sends their current state again.\n");
 }
 
 static int parse_uint(const char *s, unsigned *ret)
@@ -55,11 +64,32 @@ static int parse_events(const char *s, enum fakecri_events_mode *ret)
 	return 0;
 }
 
+static int parse_kind(const char *s, enum fakecri_flood_kind *ret)
+{
+	if (!strcmp(s, "churn"))
+		*ret = FAKECRI_FLOOD_CHURN;
+	else if (!strcmp(s, "repeat"))
+		*ret = FAKECRI_FLOOD_REPEAT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_rate(const char *s, unsigned *ret)
+{
+	int err = parse_uint(s, ret);
+
+	return err || !*ret || *ret > FAKECRI_FLOOD_RATE_MAX ? -EINVAL : 0;
+}
+
 static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "pods", required_argument, NULL, 'p' },
 	{ "containers-per-pod", required_argument, NULL, 'c' },
 	{ "events", required_argument, NULL, 'e' },
+	{ "flood", required_argument, NULL, 'f' },
+	{ "flood-seconds", required_argument, NULL, 'S' },
+	{ "flood-kind", required_argument, NULL, 'k' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -76,12 +106,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 {
 	int opt, err = 0;
 
-	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:h", longopts, NULL)) != -1) {
+	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:f:S:k:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': a->opts.socket_path = optarg; break;
 		case 'p': err = parse_uint(optarg, &a->pods); break;
 		case 'c': err = parse_uint(optarg, &a->per_pod); break;
 		case 'e': err = parse_events(optarg, &a->opts.events); break;
+		case 'f': err = parse_rate(optarg, &a->flood.rate); break;
+		case 'S':
+			err = parse_uint(optarg, &a->flood_s);
+			err = err || a->flood_s > 86400 ? -EINVAL : 0;
+			break;
+		case 'k': err = parse_kind(optarg, &a->flood.kind); break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL; /* getopt printed why */
 		}
@@ -91,6 +127,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (!err && optind < argc) {
 		fprintf(stderr, "fakecri: unexpected argument \"%s\"\n", argv[optind]);
+		err = -EINVAL;
+	}
+	if (!err && !a->flood.rate && (a->flood_s || a->flood.kind)) {
+		fprintf(stderr, "fakecri: --flood-seconds and --flood-kind need --flood\n");
 		err = -EINVAL;
 	}
 	if (!err && !a->opts.socket_path) {
@@ -128,9 +168,28 @@ int main(int argc, char **argv)
 		fakecri__free(f);
 		return 1;
 	}
+	if (a.flood.rate) {
+		a.flood.duration_ms = a.flood_s * 1000;
+		a.flood.wait_subscriber = true;
+		err = fakecri__flood_start(f, &a.flood);
+		if (err < 0) {
+			fprintf(stderr, "fakecri: --flood: %s\n", err == -ENOENT
+					? "nothing to flood with (use --pods)" : strerror(-err));
+			fakecri__free(f);
+			return 1;
+		}
+	}
 	fprintf(stderr, "fakecri: serving on %s (%u pods x %u containers)\n",
 		fakecri__endpoint(f), a.pods, a.per_pod);
 	sigwait(&set, &sig);
+	if (a.flood.rate) {
+		struct fakecri_flood_stats fs;
+
+		fakecri__flood_stats(f, &fs);
+		fprintf(stderr, "fakecri: flood: %llu events, %llu dropped on full subscriber queues\n",
+			(unsigned long long)fs.changes,
+			(unsigned long long)fakecri__dropped_events(f));
+	}
 	fakecri__free(f);
 	return 0;
 }

@@ -19,8 +19,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: kpleg status [OPTIONS]\n\n"
 		"Asks a running kpleg daemon for its status: the runtime, each source and its\n"
-		"health, the kernel hints, counters. Exit 0 when the daemon is healthy, 1 when\n"
-		"it is not or does not answer.\n\n"
+		"health, the kernel hints, counters. Exit 0 when the daemon is healthy (also\n"
+		"when degraded: stuck pods or falling behind, see its line), 1 when it is not\n"
+		"or does not answer.\n\n"
 		"  -s, --socket PATH   the daemon's API socket (default %s)\n"
 		"  -o, --output F      text or json (default text)\n"
 		"      --timeout MS    how long to wait for the answer (default 5000)\n"
@@ -40,6 +41,9 @@ static void print_text(const Kpleg__V1__StatusResponse *s)
 	printf("mode: %s\n", mode_name(s->mode));
 	printf("healthy: %s%s%s\n", s->healthy ? "yes" : "no", s->healthy ? "" : ": ",
 	       s->healthy ? "" : s->unhealthy_reason);
+	if (s->degraded)
+		printf("degraded: %s%s%s\n", s->degraded->degraded ? "yes" : "no",
+		       s->degraded->degraded ? ": " : "", s->degraded->degraded ? s->degraded->reason : "");
 	printf("synced: %s\n", s->synced ? "yes" : "no");
 	if (s->relist)
 		printf("relist: %llu done, %llu failed, every %u ms\n",
@@ -63,6 +67,12 @@ static void print_text(const Kpleg__V1__StatusResponse *s)
 	printf("events: %llu emitted, %llu missed by every faster source\n",
 	       (unsigned long long)s->events_emitted, (unsigned long long)s->missed_events);
 	printf("watchers: %u\n", s->watchers);
+	if (s->degraded)
+		printf("faults: %llu stuck pods; %llu CRI events dropped in %llu overflows, %llu "
+		       "queued\n", (unsigned long long)s->degraded->stuck_pods,
+		       (unsigned long long)s->degraded->events_dropped,
+		       (unsigned long long)s->degraded->event_overflows,
+		       (unsigned long long)s->degraded->event_backlog);
 }
 
 static json_object *u64(uint64_t v)
@@ -82,6 +92,25 @@ static void print_json(const Kpleg__V1__StatusResponse *s)
 	if (!s->healthy)
 		json_object_object_add(o, "unhealthy_reason",
 				       json_object_new_string(s->unhealthy_reason));
+	if (s->degraded) {
+		const Kpleg__V1__DegradedStatus *d = s->degraded;
+
+		json_object_object_add(o, "degraded", json_object_new_boolean(d->degraded));
+		if (d->degraded)
+			json_object_object_add(o, "degraded_reason", json_object_new_string(d->reason));
+		json_object_object_add(o, "stuck_pods", u64(d->stuck_pods));
+		if (d->stuck_pods) {
+			json_object_object_add(o, "stuck_pod_uid",
+					       json_object_new_string(d->stuck_pod_uid));
+			json_object_object_add(o, "stuck_reason",
+					       json_object_new_string(d->stuck_reason));
+			json_object_object_add(o, "stuck_since_mono_ns", u64(d->stuck_since_mono_ns));
+		}
+		json_object_object_add(o, "falling_behind", json_object_new_boolean(d->falling_behind));
+		json_object_object_add(o, "events_dropped", u64(d->events_dropped));
+		json_object_object_add(o, "event_overflows", u64(d->event_overflows));
+		json_object_object_add(o, "event_backlog", u64(d->event_backlog));
+	}
 	json_object_object_add(o, "synced", json_object_new_boolean(s->synced));
 	if (s->relist) {
 		json_object_object_add(o, "relists", u64(s->relist->relists));
