@@ -212,6 +212,12 @@ check "trace against no runtime: exit 1, one line, no file" bash -c "
 printf '%s\n%s\n' "$HEADER" "ns,p,uid,sb,c1,app,ContainerDied,3,Error,12x,,,,," >"$tmp/bad.csv"
 check "report on a bad line: exit 1, one line naming file and line" \
     one_line 1 "$tmp/bad.csv:2: kernel_mono_ns: \"12x\" is not a whole number" "$KPLEG" report "$tmp/bad.csv"
+echo "$HEADER" >"$tmp/hdr.csv"
+rc=0
+"$KPLEG" report "$tmp/hdr.csv" >"$tmp/f.out" 2>"$tmp/f.err" || rc=$?
+check "report on a header-only trace: the empty table, one line saying there is nothing to plot, exit 0" \
+    bash -c "[[ $rc -eq 0 && \$(wc -l <'$tmp/f.err') -eq 1 && ! -e '$tmp/hdr.svg' ]] &&
+        grep -q 'nothing to plot' '$tmp/f.err' && grep -q '(no transitions in this trace)' '$tmp/f.out'"
 : >"$tmp/empty.csv"
 check "report on an empty file: exit 1, one line" one_line 1 "$tmp/empty.csv: empty file" "$KPLEG" report "$tmp/empty.csv"
 check "report -o x.pdf: exit 2, one line" one_line 2 'expected a name ending in .svg or .png' \

@@ -144,6 +144,11 @@ static int draw(const struct report_opts *o, const struct latency_set *set)
 
 	if (!path)
 		return -ENOMEM;
+	if (!plot_has_data(set)) {
+		fprintf(stderr, "kpleg report: nothing to plot (no latency above 0); no plot "
+				"written\n");
+		return 0;
+	}
 	for (const char *c = path; *c; c++)
 		if ((unsigned char)*c < 0x20) {
 			fprintf(stderr, "kpleg report: the plot's path has a control character\n");
@@ -151,11 +156,6 @@ static int draw(const struct report_opts *o, const struct latency_set *set)
 		}
 	r = plot_draw(set, base ? base + 1 : o->csv, path,
 		      ends_with(path, ".png") ? PLOT_PNG : PLOT_SVG);
-	if (r == -ENODATA) {
-		fprintf(stderr, "kpleg report: nothing to plot (no latency above 0); no plot "
-				"written\n");
-		return 0;
-	}
 	if (r == 0)
 		printf("\nplot: %s\n", path);
 	return r;

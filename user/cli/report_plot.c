@@ -272,6 +272,14 @@ static int run_gnuplot(const char *script, size_t len)
 	return r;
 }
 
+bool plot_has_data(const struct latency_set *set)
+{
+	for (int i = 0; i < LATENCY_TRANSITIONS; i++)
+		if (panel_has_curve(set, i))
+			return true;
+	return false;
+}
+
 int plot_draw(const struct latency_set *set, const char *title, const char *path,
 	      enum plot_format fmt)
 {
@@ -305,7 +313,7 @@ int plot_draw(const struct latency_set *set, const char *title, const char *path
 		r = -ENOMEM;
 	if (r == 0)
 		r = run_gnuplot(script, len);
-	else
+	else if (r != -ENODATA)
 		fprintf(stderr, "kpleg report: cannot build the gnuplot script: %s\n", strerror(-r));
 	if (r == 0 && rename(tmp, path) < 0) {
 		r = -errno;

@@ -2,6 +2,7 @@
 /* `kpleg report`'s picture: per-source latency CDFs drawn by gnuplot. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "latency.h"
@@ -14,6 +15,9 @@ enum plot_format { PLOT_SVG, PLOT_PNG };
  * nothing to draw, or -EIO. */
 int plot_script(FILE *out, const struct latency_set *set, const char *title,
 		const char *output, enum plot_format fmt);
+
+/* Whether there is a latency above 0 to draw. */
+bool plot_has_data(const struct latency_set *set);
 
 /* Runs gnuplot (from PATH, no shell) on the script and renames its picture
  * to @path (written beside it first). 0, or -errno after one clear line
