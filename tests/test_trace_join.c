@@ -205,6 +205,18 @@ static void test_close_and_end(void **state)
 	assert_int_equal(w.rows[0].t[TRACE_RELIST], 400);
 	assert_int_equal(w.rows[0].t[TRACE_CONFIRMED], TRACE_NONE);
 	assert_int_equal(join_open_rows(j), 0);
+	/* Seen only by the evented tracker's relist: no time, no row. */
+	join_start(j, ALL_THREE);
+	ev = ev_of(KPLEG_EVENT_CONTAINER_REMOVED, "c3", KPLEG_SOURCE_RELIST);
+	join_event(j, TRACE_SRC_EVENTED, &ev, 600);
+	assert_int_equal(join_open_rows(j), 0); /* closed: no new rows */
+	join__free(j);
+	assert_int_equal(join__new(-1, &j), 0);
+	join_start(j, ALL_THREE);
+	join_event(j, TRACE_SRC_EVENTED, &ev, 600);
+	assert_int_equal(join_open_rows(j), 1);
+	assert_int_equal(flush(j, 700, true, &w), 0);
+	assert_int_equal(join_open_rows(j), 0);
 	join__free(j);
 	join__free(NULL);
 }

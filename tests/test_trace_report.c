@@ -215,7 +215,9 @@ static void test_malformed(void **state)
 		{ HDR "ns,web-0,uid-1,sb1,,app,ContainerStarted,,,1,,,,,\n",
 		  "t.csv:2: container_id must be set for a ContainerStarted" },
 		{ HDR "ns,web-0,,sb1,c1,app,ContainerStarted,,,1,,,,,\n",
-		  "t.csv:2: pod_uid and sandbox_id must not be empty" },
+		  "t.csv:2: pod_uid must not be empty" },
+		{ HDR "ns,web-0,uid-1,,,,SandboxRemoved,,,1,,,,,\n",
+		  "t.csv:2: sandbox_id must be set for a SandboxRemoved" },
 		{ HDR DIED ",,,,,5\n", "t.csv:2: no source's time" },
 		{ HDR DIED "1,,,,,\n\n" DIED "1,,,,,\n", "t.csv:3: empty line" },
 		{ HDR DIED "1,,,,,\n" DIED "1,\r,,,,\n", "t.csv:3: carriage return inside" },
@@ -268,6 +270,12 @@ static void test_empty(void **state)
 	assert_non_null(strstr(table, "kpleg report: t.csv, 0 transitions\n"));
 	assert_non_null(strstr(table, "(no transitions in this trace)"));
 	free(table);
+	latency_set_fini(&c.set);
+	/* A container row whose sandbox the runtime did not name is fine. */
+	assert_int_equal(read_text(HDR "ns,web-0,uid-1,,c1,app,ContainerCreated,,,,,,5,,\n", &c, err,
+				   sizeof(err)),
+			 0);
+	assert_int_equal(c.set.rows, 1);
 	latency_set_fini(&c.set);
 	/* No final newline is fine. */
 	assert_int_equal(read_text(HDR DIED "1,,,,,", &c, err, sizeof(err)), 0);

@@ -236,8 +236,11 @@ static int parse_transition(const char *s, enum kpleg_event_type *ret, char *err
 /* The object's ids fit its transition, and some source saw it. */
 static int check_row(const struct trace_row *r, char *err, size_t n)
 {
-	if (!*r->pod_uid || !*r->sandbox_id)
-		return fail(err, n, "pod_uid and sandbox_id must not be empty");
+	if (!*r->pod_uid)
+		return fail(err, n, "pod_uid must not be empty");
+	if (is_sandbox_transition(r->transition) && !*r->sandbox_id)
+		return fail(err, n, "sandbox_id must be set for a %s",
+			    kpleg_event_type_str(r->transition));
 	if (is_sandbox_transition(r->transition) != !*r->container_id)
 		return fail(err, n, "container_id must be %s for a %s",
 			    *r->container_id ? "empty" : "set",

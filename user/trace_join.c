@@ -298,6 +298,15 @@ static bool due(const struct join *j, const struct jrow *r, uint64_t now, uint64
 	       now - r->first_ns >= linger;
 }
 
+/* The evented tracker's relist opens a row without a time of its own. */
+static bool has_time(const struct trace_row *r)
+{
+	for (int i = 0; i < TRACE_RUNTIME; i++)
+		if (r->t[i] != TRACE_NONE)
+			return true;
+	return false;
+}
+
 int join_flush(struct join *j, uint64_t now_ns, uint64_t linger_ns, bool all,
 	       int (*fn)(const struct trace_row *r, void *ctx), void *ctx)
 {
@@ -311,7 +320,7 @@ int join_flush(struct join *j, uint64_t now_ns, uint64_t linger_ns, bool all,
 		next = r->next;
 		if (!all && !due(j, r, now_ns, linger_ns))
 			continue;
-		if ((err = fn(&r->row, ctx)) < 0)
+		if (has_time(&r->row) && (err = fn(&r->row, ctx)) < 0)
 			break;
 		unlink_row(j, r);
 		free(r);

@@ -54,7 +54,8 @@ void join_set_runtime(struct join *j, const struct join_lookup *l, int64_t mono_
 /* Rows complete, or open for @linger_ns since their first report (all rows
  * when @all), oldest first: @fn gets each (stops at its first error, which
  * is returned; the rest stay). Written rows are dropped, and later reports
- * about them ignored. */
+ * about them ignored. A row no source timed (only the evented tracker's
+ * relist saw it) is dropped unwritten. */
 int join_flush(struct join *j, uint64_t now_ns, uint64_t linger_ns, bool all,
 	       int (*fn)(const struct trace_row *r, void *ctx), void *ctx);
 size_t join_open_rows(struct join *j);
