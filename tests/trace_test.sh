@@ -143,8 +143,9 @@ trace_runtime() { # VERSION ENDPOINT EVENTS(yes|no) STOP(sigint|duration)
         if wait_for $((dur + 20)) gone "$tp"; then rc=0; wait "$tp" || rc=$?; else rc=124; fi
         check "$v: the trace ends after --duration (exit 0)" test "$rc" -eq 0
     fi
-    "$PODCTL" -r "$ep" stopp "$sb" >/dev/null
-    "$PODCTL" -r "$ep" rmp "$sb" >/dev/null
+    # Left to cleanup if the runtime does not answer now (a loaded machine).
+    "$PODCTL" -r "$ep" stopp "$sb" >/dev/null || true
+    "$PODCTL" -r "$ep" rmp "$sb" >/dev/null || true
 
     check "$v: header row" test "$(head -n 1 "$csv")" = "$HEADER"
     check "$v: every line has 15 fields" awk -F, 'NF != 15 { exit 1 }' "$csv"
