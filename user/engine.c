@@ -94,6 +94,8 @@ void engine_emit(void *ctx, struct kpleg_event *ev)
 	/* One offset for the tracker's life: events observed at one instant get
 	 * one wall-clock time, and wall-clock times never go backwards. */
 	ev->observed_real_ns = ev->observed_mono_ns + t->real_offset_ns;
+	if (ev->type == KPLEG_EVENT_CONTAINER_STARTED || ev->type == KPLEG_EVENT_SANDBOX_READY)
+		engine_hints_start_time(t, ev);
 	log_v(2, "\"Event\" type=%s pod=\"%s/%s\" container=\"%s\" source=%s",
 	      kpleg_event_type_str(ev->type), ev->pod_namespace, ev->pod_name, ev->container_id,
 	      kpleg_source_str(ev->source));

@@ -333,6 +333,18 @@ uint64_t engine_hints_tick(struct kpleg_tracker *t, uint64_t now, uint64_t until
 	return until < t->hint_scan_ns ? until : t->hint_scan_ns;
 }
 
+void engine_hints_start_time(struct kpleg_tracker *t, struct kpleg_event *ev)
+{
+	const char *id = *ev->container_id ? ev->container_id : ev->sandbox_id;
+	const struct hint_wait *w;
+
+	/* The wait lasts until the runtime shows the object running, which is
+	 * what emits this event: it is still there now. */
+	w = (const struct hint_wait *)htab_find(&t->hint_waits, id);
+	if (w && w->first_exec_ns && !ev->kernel_mono_ns)
+		ev->kernel_mono_ns = w->first_exec_ns;
+}
+
 void engine_hints_lost(struct kpleg_tracker *t, const struct msg *m)
 {
 	if (m->err) {

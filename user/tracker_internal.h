@@ -276,6 +276,10 @@ void engine_hints_lost(struct kpleg_tracker *t, const struct msg *m);
 void engine_hints_recheck(struct kpleg_tracker *t, const char *uid);
 /* Runs the waits that are due; returns the earliest next due time (or @until). */
 uint64_t engine_hints_tick(struct kpleg_tracker *t, uint64_t now, uint64_t until);
+/* A ContainerStarted or SandboxReady about to go out: the first exec the
+ * kernel saw in the object's cgroup, if a hint brought it, into
+ * ev->kernel_mono_ns. */
+void engine_hints_start_time(struct kpleg_tracker *t, struct kpleg_event *ev);
 void engine_hints_free(struct kpleg_tracker *t);
 
 /* hint_source.c: loads the BPF programs (auto mode) and reads the ring */

@@ -143,7 +143,14 @@ struct kpleg_event {
 	 * CONTAINER_CONFIRMED follows when the runtime reports the exit. */
 	bool provisional;
 	bool corrected;			   /* CONTAINER_CONFIRMED only */
-	uint64_t kernel_mono_ns;	   /* provisional DIED and CONFIRMED: the kernel's exit time */
+	/* When the kernel saw it, CLOCK_MONOTONIC; 0 when it did not (no
+	 * hints, or the runtime was first):
+	 *  - provisional DIED and CONFIRMED: the exit of the container's last
+	 *    process;
+	 *  - STARTED and SANDBOX_READY: the first exec in the object's cgroup,
+	 *    when a kernel hint about it is waiting for the runtime (the event
+	 *    itself still comes from the runtime's status). */
+	uint64_t kernel_mono_ns;
 	int32_t kernel_exit_code;	   /* CONFIRMED: the provisional exit code */
 };
 

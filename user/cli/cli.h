@@ -23,6 +23,8 @@ int cmd_daemon(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Picks the runtime endpoint: @flag if given (validated), else the first
  * default socket that exists, saying which. Returns 0 or an EXIT_* code after

@@ -16,6 +16,8 @@ static const struct cli_command commands[] = {
 	{ "watch", "print pod and container lifecycle events as they happen", cmd_watch },
 	{ "daemon", "run the tracker as a service with kpleg's API on a unix socket", cmd_daemon },
 	{ "status", "ask a running kpleg daemon how it is doing", cmd_status },
+	{ "trace", "record when each source saw each transition, as CSV (latency studies)", cmd_trace },
+	{ "report", "latency percentiles and a plot from a kpleg trace CSV", cmd_report },
 	{ NULL, NULL, NULL },
 };
 
