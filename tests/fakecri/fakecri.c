@@ -162,6 +162,8 @@ struct fakecri *fakecri__new(const struct fakecri_opts *opts)
 	atomic_store(&f->events_mode, opts->events);
 	p = opts->socket_path;
 	err = fk_store_init(&f->st);
+	if (err == 0 && opts->cgroup_root && !(f->cgroup_root = strdup(opts->cgroup_root)))
+		err = -ENOMEM;
 	if (err < 0 || !(f->socket_path = strdup(p)) ||
 	    asprintf(&f->endpoint, "unix:%s%s", p[0] == '/' ? "//" : "", p) < 0) {
 		f->endpoint = NULL;
@@ -215,7 +217,9 @@ void fakecri__free(struct fakecri *f)
 		unlink(f->socket_path);
 	fk_delayq_fini(&f->delayq);
 	fk_faults_fini(f);
+	fk_cgroups_fini(f);
 	fk_store_fini(&f->st);
+	free(f->cgroup_root);
 	pthread_mutex_destroy(&f->lock);
 	free(f->socket_path);
 	free(f->endpoint);

@@ -48,6 +48,12 @@ struct fakecri_opts {
 	/* Per-subscriber queue; 0 means 1000 (containerd's and CRI-O's channel).
 	 * When full the event is dropped for that subscriber and counted. */
 	unsigned event_queue_len;
+	/* A cgroup v2 mount ("/sys/fs/cgroup"): when set, every pod with a UID
+	 * gets a real directory <root>/kubepods/besteffort/pod<uid> and every
+	 * started container <pod dir>/<id> (containerd's cgroupfs layout), gone
+	 * when it exits or is removed and at fakecri__free, so that kernel
+	 * hints see them. NULL: none. */
+	const char *cgroup_root;
 };
 
 enum fakecri_reply {

@@ -120,6 +120,9 @@ struct fakecri {
 
 	struct fk_flood *flood;		/* flood.c; the scripting thread's */
 	uint64_t flood_changes_total;	/* of the floods already stopped */
+
+	char *cgroup_root;	   /* fakecri_opts.cgroup_root, NULL = none */
+	unsigned long cg_errors; /* under lock */
 };
 
 /* call.c */
@@ -174,6 +177,13 @@ int fk_delayq_start(struct fk_delayq *q);
 void fk_delayq_fini(struct fk_delayq *q);
 void fk_delayq_push(struct fk_delayq *q, struct fk_delayed *d, unsigned delay_ms);
 void fk_delayq_stop(struct fk_delayq *q);
+
+/* cgroups.c: real cgroup directories when f->cgroup_root is set; f->lock held. */
+void fk_cgroups_sandbox_up(struct fakecri *f, struct fk_sandbox *sb);
+void fk_cgroups_sandbox_down(struct fakecri *f, struct fk_sandbox *sb);
+void fk_cgroups_container_up(struct fakecri *f, struct fk_container *c);
+void fk_cgroups_container_down(struct fakecri *f, struct fk_container *c);
+void fk_cgroups_fini(struct fakecri *f);
 
 /* events.c */
 void fk_events_init(struct fakecri *f, unsigned queue_len);

@@ -2,8 +2,11 @@
 /* fakecri --socket PATH [--pods N] [--containers-per-pod M]
  *         [--events on|unimplemented|empty]
  *         [--flood RATE [--flood-seconds S] [--flood-kind churn|repeat]]
+ *         [--cgroup-root MOUNT]
  * Serves a fake CRI runtime until SIGTERM or SIGINT, with N kubelet-like
- * running pods of M containers (default 0 pods, 1 container each). --flood
+ * running pods of M containers (default 0 pods, 1 container each); with
+ * --cgroup-root, a real cgroup per pod and started container under MOUNT (see
+ * fakecri_opts.cgroup_root), removed when it goes and on exit. --flood
  * sends RATE CRI events per second (fakecri__flood_start) from the first
  * subscriber on, for S seconds (default: until stopped). Exit 0 on a clean
  * stop, 1 when it cannot start, 2 on bad usage. */
@@ -14,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 
 #include "fakecri.h"
 
@@ -31,11 +36,14 @@ static void usage(FILE *out)
 	fprintf(out, "usage: fakecri --socket PATH [--pods N] [--containers-per-pod M]\n"
 		     "               [--events on|unimplemented|empty]\n"
 		     "               [--flood RATE [--flood-seconds S] [--flood-kind churn|repeat]]\n"
+		     "               [--cgroup-root MOUNT]\n"
 		     "Serves a fake CRI runtime on PATH until SIGTERM/SIGINT; N running pods\n"
 		     "(default 0) of M containers (default 1); events default to on.\n"
 		     "--flood: RATE events/s from the first subscriber on, for S seconds\n"
 		     "(default: until stopped); churn (default) makes real state changes in\n"
-		     "the pods, repeat sends their current state again.\n");
+		     "the pods, repeat sends their current state again.\n"
+		     "--cgroup-root: a cgroup v2 mount; each pod and started container gets\n"
+		     "MOUNT/kubepods/besteffort/pod<uid>[/<id>], removed when it goes.\n");
 }
 
 static int parse_uint(const char *s, unsigned *ret)
@@ -82,6 +90,16 @@ static int parse_rate(const char *s, unsigned *ret)
 	return err || !*ret || *ret > FAKECRI_FLOOD_RATE_MAX ? -EINVAL : 0;
 }
 
+/* A directory on a cgroup2 file system. */
+static int parse_cgroup_root(const char *s)
+{
+	struct statfs fs;
+
+	if (!*s || statfs(s, &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC)
+		return -EINVAL;
+	return 0;
+}
+
 static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "pods", required_argument, NULL, 'p' },
@@ -90,6 +108,7 @@ static const struct option longopts[] = {
 	{ "flood", required_argument, NULL, 'f' },
 	{ "flood-seconds", required_argument, NULL, 'S' },
 	{ "flood-kind", required_argument, NULL, 'k' },
+	{ "cgroup-root", required_argument, NULL, 'g' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -106,12 +125,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 {
 	int opt, err = 0;
 
-	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:f:S:k:h", longopts, NULL)) != -1) {
+	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:f:S:k:g:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': a->opts.socket_path = optarg; break;
 		case 'p': err = parse_uint(optarg, &a->pods); break;
 		case 'c': err = parse_uint(optarg, &a->per_pod); break;
 		case 'e': err = parse_events(optarg, &a->opts.events); break;
+		case 'g':
+			err = parse_cgroup_root(optarg);
+			a->opts.cgroup_root = optarg;
+			break;
 		case 'f': err = parse_rate(optarg, &a->flood.rate); break;
 		case 'S':
 			err = parse_uint(optarg, &a->flood_s);

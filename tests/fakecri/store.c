@@ -169,6 +169,7 @@ int fk_store_run_sandbox(struct fakecri *f, const Runtime__V1__PodSandboxConfig 
 	if (r < 0)
 		goto cleanup;
 	TAILQ_INSERT_TAIL(&f->st.sb_list, sb, link);
+	fk_cgroups_sandbox_up(f, sb);
 	fk_events_sandbox(f, sb, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT);
 	fk_events_sandbox(f, sb, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
 	*ret = sb;
@@ -198,6 +199,7 @@ void fk_store_remove_sandbox(struct fakecri *f, struct fk_sandbox *sb)
 	fk_store_stop_sandbox(f, sb);
 	while ((c = TAILQ_FIRST(&sb->ctrs)))
 		fk_store_remove_container(f, c);
+	fk_cgroups_sandbox_down(f, sb);
 	htab_del(&f->st.sandboxes, &sb->h);
 	TAILQ_REMOVE(&f->st.sb_list, sb, link);
 	fk_events_sandbox(f, sb, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
@@ -286,6 +288,7 @@ int fk_store_start_container(struct fakecri *f, struct fk_container *c)
 		return -EBUSY;
 	c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
 	c->started_at = fk_now(f);
+	fk_cgroups_container_up(f, c);
 	fk_events_container(f, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
 	return 0;
 }
@@ -306,6 +309,7 @@ int fk_store_exit_container(struct fakecri *f, struct fk_container *c, int32_t c
 	c->exit_code = code;
 	c->finished_at = fk_now(f);
 	c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+	fk_cgroups_container_down(f, c);
 	fk_events_container(f, c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
 	return 0;
 }
@@ -313,6 +317,7 @@ int fk_store_exit_container(struct fakecri *f, struct fk_container *c, int32_t c
 void fk_store_remove_container(struct fakecri *f, struct fk_container *c)
 {
 	fk_store_exit_container(f, c, EXIT_KILLED, "Error");
+	fk_cgroups_container_down(f, c); /* CREATED, never started: nothing there */
 	htab_del(&f->st.containers, &c->h);
 	TAILQ_REMOVE(&f->st.ctr_list, c, link);
 	TAILQ_REMOVE(&c->sb->ctrs, c, sb_link);
