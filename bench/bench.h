@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -74,11 +75,12 @@ static inline uint64_t bench_self_minflt(void)
 	return (uint64_t)ru.ru_minflt;
 }
 
-/* User+system CPU of process @pid from /proc/PID/stat (clock-tick resolution). */
-static inline uint64_t bench_proc_cpu_ns(pid_t pid)
+/* CPU of process @pid from /proc/PID/stat (clock-tick resolution): user+system,
+ * plus that of its waited-for children when @children. */
+static inline uint64_t bench_proc_cpu_ns2(pid_t pid, bool children)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
+	unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -88,11 +90,101 @@ static inline uint64_t bench_proc_cpu_ns(pid_t pid)
 	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
 	fclose(f);
 	/* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt
-	 * cminflt majflt cmajflt utime stime */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
+	 * cminflt majflt cmajflt utime stime cutime cstime */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+			 &ut, &st, &cut, &cst) != 4)
 		return 0;
+	if (children)
+		ut += cut + cst;
 	return (ut + st) * NS_PER_S / (unsigned long long)sysconf(_SC_CLK_TCK);
+}
+
+/* User+system CPU of process @pid from /proc/PID/stat (clock-tick resolution). */
+static inline uint64_t bench_proc_cpu_ns(pid_t pid)
+{
+	return bench_proc_cpu_ns2(pid, false);
+}
+
+/* CPU of a containerd instance: the daemon @pid (user+system) plus every
+ * containerd-shim* process started for its socket @sock (its cmdline names
+ * it: "-address SOCK"), each with its reaped children (the runc calls it
+ * made). A shim that exited meanwhile takes its CPU with it, so read this
+ * around windows in which pods are not removed. */
+static inline uint64_t bench_containerd_cpu_ns(pid_t pid, const char *sock, unsigned *nshims)
+{
+	uint64_t sum = bench_proc_cpu_ns(pid);
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+
+	if (nshims)
+		*nshims = 0;
+	while (d && (e = readdir(d))) {
+		char path[300], comm[32] = "", cmd[4096];
+		size_t n;
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		if (strncmp(comm, "containerd-shim", 15))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		n = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < n; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		cmd[n] = 0;
+		if (!strstr(cmd, sock))
+			continue;
+		sum += bench_proc_cpu_ns2((pid_t)atoi(e->d_name), true);
+		if (nshims)
+			(*nshims)++;
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+/* ---- a private containerd instance (scripts/containerd.sh start ... --name N) -- */
+
+struct bench_cd {
+	char name[64], endpoint[520], sock[520];
+	pid_t pid;
+};
+
+/* Reads /run/kpleg-test/@name/env. */
+static inline void bench_cd_load(struct bench_cd *cd, const char *name)
+{
+	char path[200], line[512];
+	FILE *f;
+
+	memset(cd, 0, sizeof(*cd));
+	snprintf(cd->name, sizeof(cd->name), "%s", name);
+	snprintf(path, sizeof(path), "/run/kpleg-test/%s/env", name);
+	f = fopen(path, "r");
+	if (!f)
+		bench_die("containerd instance %s: %s: %s", name, path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "KPLEG_CRI_ENDPOINT=", 19))
+			snprintf(cd->endpoint, sizeof(cd->endpoint), "%s", line + 19);
+		else if (!strncmp(line, "KPLEG_CRI_SOCKET=", 17))
+			snprintf(cd->sock, sizeof(cd->sock), "%s", line + 17);
+		else if (!strncmp(line, "KPLEG_CONTAINERD_PID=", 21))
+			cd->pid = (pid_t)atoi(line + 21);
+	}
+	fclose(f);
+	if (!cd->endpoint[0] || !cd->sock[0] || cd->pid <= 0)
+		bench_die("containerd instance %s: %s lacks the endpoint, socket or pid", name,
+			  path);
 }
 
 /* Resident set size of this process in bytes. */
@@ -118,9 +210,11 @@ struct bench_fakecri {
 };
 
 /* Starts @bin --socket ... and waits until it answers Version. @events is
- * "on", "unimplemented" or "empty". */
+ * "on", "unimplemented" or "empty"; @cgroup_root (NULL: none) gives every pod
+ * and container a real cgroup (fakecri --cgroup-root). */
 static inline void bench_fakecri_start(struct bench_fakecri *f, const char *bin, const char *sock,
-				       unsigned pods, unsigned per_pod, const char *events)
+				       unsigned pods, unsigned per_pod, const char *events,
+				       const char *cgroup_root)
 {
 	char spods[16], sper[16];
 	struct cri_client *c;
@@ -145,8 +239,12 @@ static inline void bench_fakecri_start(struct bench_fakecri *f, const char *bin,
 			_exit(1);
 		if (fd >= 0 && !getenv("BENCH_VERBOSE"))
 			dup2(fd, 2);
-		execl(bin, bin, "--socket", sock, "--pods", spods, "--containers-per-pod", sper,
-		      "--events", events, (char *)NULL);
+		if (cgroup_root)
+			execl(bin, bin, "--socket", sock, "--pods", spods, "--containers-per-pod",
+			      sper, "--events", events, "--cgroup-root", cgroup_root, (char *)NULL);
+		else
+			execl(bin, bin, "--socket", sock, "--pods", spods, "--containers-per-pod",
+			      sper, "--events", events, (char *)NULL);
 		_exit(127);
 	}
 	c = cri_client__new(f->endpoint);
@@ -177,7 +275,7 @@ static inline void bench_fakecri_stop(struct bench_fakecri *f)
 	if (f->pid <= 0)
 		return;
 	kill(f->pid, SIGTERM);
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 600; i++) { /* removing 10,000 cgroups takes a while */
 		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
 			f->pid = 0;
 			return;

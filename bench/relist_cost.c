@@ -283,7 +283,7 @@ int main(int argc, char **argv)
 		snprintf(sock, sizeof(sock), "%s/relist-%u.sock", o.dir, r->containers);
 		fprintf(stderr, "relist_cost: %u containers (%u pods x %u)\n", r->containers,
 			r->pods, o.per_pod);
-		bench_fakecri_start(&f, o.fakecri, sock, r->pods, o.per_pod, "unimplemented");
+		bench_fakecri_start(&f, o.fakecri, sock, r->pods, o.per_pod, "unimplemented", NULL);
 		phase_sync(r, f.endpoint, f.pid);
 		fprintf(stderr, "relist_cost:   first sync %.1f ms wall, %.1f ms CPU\n",
 			r->sync_wall_ms, r->sync_cpu_ms);
