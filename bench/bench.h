@@ -201,6 +201,28 @@ static inline uint64_t bench_rss_bytes(void)
 	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Waits until the runtime behind @c answers Version (a loaded machine can
+ * take a while to complete a connection); dies after @secs. */
+static inline void bench_cri_wait_ready(struct cri_client *c, const char *what, unsigned secs)
+{
+	uint64_t deadline = bench_mono_ns() + secs * NS_PER_S;
+	struct cri_status st = { 0 };
+	int r;
+
+	for (;;) {
+		Runtime__V1__VersionResponse *v = NULL;
+
+		r = cri_version(c, 5000, &v, &st);
+		cri_msg_free(v);
+		if (r == 0)
+			return;
+		if (bench_mono_ns() > deadline)
+			bench_die("%s does not answer Version after %u s: %s", what, secs,
+				  st.message);
+		bench_sleep_ms(500);
+	}
+}
+
 /* ---- fakecri in its own process ------------------------------------------------ */
 
 struct bench_fakecri {

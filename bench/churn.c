@@ -607,6 +607,7 @@ int main(int argc, char **argv)
 	d.c = cri_client__new(ep);
 	if (!d.c)
 		bench_die("cri client for %s: %s", ep, strerror(errno));
+	bench_cri_wait_ready(d.c, o.title, 120);
 	pods_up(&d);
 	for (unsigned k = 0; k < nm; k++)
 		if (write(down[k], "g", 1) != 1)

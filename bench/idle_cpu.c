@@ -6,9 +6,10 @@
  *
  *   idle_cpu --fakecri BIN --dir DIR [--pods 250] [--per-pod 4]
  *            [--cgroup-root MOUNT] [common options]
- *   idle_cpu --containerd generic=NAME,evented=NAME,auto=NAME [common options]
+ *   idle_cpu --containerd generic=NAME,evented=NAME,auto=NAME [--pods 10]
+ *            [--per-pod 5] [common options]
  *   common: [--modes generic,evented,auto] [--seconds 60] [--title T]
- *           [--startup-table]
+ *           [--startup-out FILE]
  *
  * One child process per mode, each with its OWN runtime so that the runtime's
  * CPU is that mode's: with --fakecri each child starts a fakecri (own process,
@@ -16,9 +17,10 @@
  * mode's fakecri also makes a real cgroup per pod and container, so that its
  * BPF programs and map carry them all: the other modes do not look at
  * cgroups); with --containerd each mode talks to the private containerd
- * instance named for it (scripts/containerd.sh; its containers are already
- * there), whose CPU is the daemon's plus its shims' (and the runc calls they
- * reaped).
+ * instance named for it (scripts/containerd.sh), in which the child first
+ * runs pods x per-pod kubelet-like `sleep 3600` containers (removed at the
+ * end), and whose CPU is the daemon's plus its shims' (and the runc calls
+ * they reaped).
  *
  * Start-up, one mode after the other so that they do not compete for the
  * CPUs: kpleg_tracker__new -> kpleg_tracker__wait_synced, wall time and the
@@ -28,7 +30,8 @@
  * Then, all modes at once: each waits until its tracker is synced, its event
  * stream is up (evented, auto) and no fetch has run for a second, and measures
  * over the window its own CPU, its runtime's, and what the tracker did.
- * Markdown on stdout; progress on stderr.
+ * Markdown on stdout (the start-up table to --startup-out when given);
+ * progress on stderr.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,15 +42,15 @@
 #include <string.h>
 
 #include "bench.h"
+#include "kube.h"
 #include "kpleg/kpleg.h"
 
 #define MAX_MODES 3
 
 struct opts {
-	const char *fakecri, *dir, *cgroup_root, *title;
+	const char *fakecri, *dir, *cgroup_root, *title, *startup_out;
 	const char *cd[MAX_MODES]; /* containerd instance per mode */
 	unsigned secs, pods, per_pod;
-	bool startup_table;
 };
 
 struct out {
@@ -59,7 +62,7 @@ struct out {
 	/* idle window */
 	double window_s, cpu_ms, rt_cpu_ms;
 	uint64_t relists, fetches, events_received, events_emitted, hints;
-	bool connected, bpf_active;
+	bool connected, supported, bpf_active;
 	char bpf_state[96];
 	size_t containers, cgroups;
 	unsigned shims;
@@ -146,7 +149,67 @@ struct runtime {
 	struct bench_fakecri f;
 	struct bench_cd cd;
 	bool is_cd;
+	char *sb[256]; /* containerd: the pods we ran */
+	unsigned npods;
 };
+
+/* containerd: @pods kubelet-like pods of @per_pod `sleep 3600` containers,
+ * created and started through the CRI like the kubelet does. */
+static void cd_populate(struct runtime *rt, unsigned pods, unsigned per_pod)
+{
+	char *const cmd[] = { "sleep", "3600", NULL };
+	struct cri_client *c = cri_client__new(rt->cd.endpoint);
+	struct cri_status st;
+
+	if (!c)
+		bench_die("cri client for %s: %s", rt->cd.endpoint, strerror(errno));
+	bench_cri_wait_ready(c, rt->cd.name, 120);
+	for (unsigned p = 0; p < pods && p < 256; p++) {
+		struct kube_pod pod;
+		char name[32];
+		int r, tries = 0;
+
+		snprintf(name, sizeof(name), "idle-%u", p);
+		if (kube_pod_init(&pod, NULL, name, "default", KUBE_QOS_BESTEFFORT) < 0)
+			bench_die("kube_pod_init");
+		/* UNAVAILABLE: the request never reached the runtime; try again. */
+		while ((r = cri_run_pod_sandbox(c, &pod.cfg, 120000, &rt->sb[p], &st)) == -ENOTCONN &&
+		       ++tries < 5)
+			bench_sleep_ms(1000);
+		if (r < 0)
+			bench_die("%s: RunPodSandbox: %s", rt->cd.name, st.message);
+		rt->npods++;
+		for (unsigned i = 0; i < per_pod; i++) {
+			struct kube_container ct;
+			char *id = NULL;
+
+			snprintf(name, sizeof(name), "c%u", i);
+			if (kube_container_init(&ct, &pod, name, cmd, 0) < 0 ||
+			    cri_create_container(c, rt->sb[p], &ct.cfg, &pod.cfg, 120000, &id,
+						 &st) < 0 ||
+			    cri_start_container(c, id, 120000, &st) < 0)
+				bench_die("%s: CreateContainer/StartContainer: %s", rt->cd.name,
+					  st.message);
+			free(id);
+		}
+	}
+	cri_client__free(c);
+}
+
+static void cd_unpopulate(struct runtime *rt)
+{
+	struct cri_client *c = cri_client__new(rt->cd.endpoint);
+	struct cri_status st;
+
+	for (unsigned p = 0; c && p < rt->npods; p++) {
+		if (cri_stop_pod_sandbox(c, rt->sb[p], 120000, &st) < 0 ||
+		    cri_remove_pod_sandbox(c, rt->sb[p], 120000, &st) < 0)
+			fprintf(stderr, "idle_cpu: warning: %s: removing pod %s: %s\n",
+				rt->cd.name, rt->sb[p], st.message);
+		free(rt->sb[p]);
+	}
+	cri_client__free(c);
+}
 
 static uint64_t rt_cpu_ns(const struct runtime *rt, unsigned *shims)
 {
@@ -187,6 +250,7 @@ static void child(const struct opts *o, enum kpleg_mode mode, unsigned k, int in
 	if (o->cd[k]) {
 		rt.is_cd = true;
 		bench_cd_load(&rt.cd, o->cd[k]);
+		cd_populate(&rt, o->pods, o->per_pod);
 		ep = rt.cd.endpoint;
 	} else {
 		snprintf(sock, sizeof(sock), "%s/idle-%s.sock", o->dir, kpleg_mode_str(mode));
@@ -255,12 +319,15 @@ static void child(const struct opts *o, enum kpleg_mode mode, unsigned k, int in
 	r.events_emitted = h1.events_emitted - h0.events_emitted;
 	r.hints = h1.hints_received - h0.hints_received;
 	r.connected = h1.events_connected;
+	r.supported = h1.events_supported;
 	r.bpf_active = h1.bpf_active;
 	snprintf(r.bpf_state, sizeof(r.bpf_state), "%s", h1.bpf_state);
 	r.containers = h1.containers;
 	r.ok = 1;
 	kpleg_tracker__free(t);
-	if (!rt.is_cd)
+	if (rt.is_cd)
+		cd_unpopulate(&rt);
+	else
 		bench_fakecri_stop(&rt.f);
 	xwrite(out, &r, sizeof(r));
 	_exit(0);
@@ -288,9 +355,12 @@ static void print_idle(const struct opts *o, const struct out *r, unsigned nm, u
 			snprintf(ratio, sizeof(ratio), "%.4f", r[k].cpu_ms / r[gen].cpu_ms);
 		if (gen < nm && r[gen].rt_cpu_ms > 0)
 			snprintf(rratio, sizeof(rratio), "%.3f", r[k].rt_cpu_ms / r[gen].rt_cpu_ms);
-		if (r[k].bpf_active)
+		if (r[k].bpf_active && o->cgroup_root)
 			snprintf(hints, sizeof(hints), "%llu received; %zu cgroups under kubepods",
 				 (unsigned long long)r[k].hints, r[k].cgroups);
+		else if (r[k].bpf_active)
+			snprintf(hints, sizeof(hints), "%llu received",
+				 (unsigned long long)r[k].hints);
 		printf("| %s | %zu | %.1f | %.4f | %s | %.1f | %.3f | %s | %llu | %llu | %llu | %llu | "
 		       "%s | %s | %.2f / %.2f | %s |\n",
 		       kpleg_mode_str(r[k].mode), r[k].containers, r[k].cpu_ms, pct, ratio,
@@ -300,7 +370,8 @@ static void print_idle(const struct opts *o, const struct out *r, unsigned nm, u
 		       (unsigned long long)r[k].events_emitted,
 		       r[k].mode == KPLEG_MODE_GENERIC ? "not used"
 		       : r[k].connected		       ? "connected"
-						       : "not connected",
+		       : r[k].supported		       ? "**not connected**"
+						       : "unsupported",
 		       hints, (double)r[k].sw_own / r[k].window_s,
 		       (double)r[k].sw_grpc / r[k].window_s,
 		       r[k].mode == KPLEG_MODE_AUTO ? (pct < 0.1 ? "met" : "**missed**") : "-");
@@ -308,13 +379,14 @@ static void print_idle(const struct opts *o, const struct out *r, unsigned nm, u
 	printf("\n");
 }
 
-static void print_startup(const struct opts *o, const struct out *r, unsigned nm, unsigned gen)
+static void print_startup(FILE *f, const struct opts *o, const struct out *r, unsigned nm,
+			  unsigned gen)
 {
-	printf("### Start-up and cache memory: %s\n\n", o->title);
-	printf("| mode | containers | start -> synced: wall ms | kpleg CPU ms | wall ratio vs "
+	fprintf(f, "### Start-up and cache memory: %s\n\n", o->title);
+	fprintf(f, "| mode | containers | start -> synced: wall ms | kpleg CPU ms | wall ratio vs "
 	       "generic | CPU ratio vs generic | runtime CPU ms meanwhile | heap held after sync "
 	       "| per container | RSS delta | RSS per container | kernel hints |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+	fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
 	for (unsigned k = 0; k < nm; k++) {
 		double n = r[k].containers ? (double)r[k].containers : 1;
 		char wr[32] = "-", cr[32] = "-";
@@ -323,13 +395,13 @@ static void print_startup(const struct opts *o, const struct out *r, unsigned nm
 			snprintf(wr, sizeof(wr), "%.2f", r[k].up_wall_ms / r[gen].up_wall_ms);
 		if (gen < nm && r[gen].up_cpu_ms > 0)
 			snprintf(cr, sizeof(cr), "%.2f", r[k].up_cpu_ms / r[gen].up_cpu_ms);
-		printf("| %s | %zu | %.1f | %.1f | %s | %s | %.0f | %lld B | %.0f B | %lld B | %.0f B "
+		fprintf(f, "| %s | %zu | %.1f | %.1f | %s | %s | %.0f | %lld B | %.0f B | %lld B | %.0f B "
 		       "| %s |\n",
 		       kpleg_mode_str(r[k].mode), r[k].containers, r[k].up_wall_ms, r[k].up_cpu_ms,
 		       wr, cr, r[k].up_rt_cpu_ms, r[k].heap_delta, (double)r[k].heap_delta / n,
 		       r[k].rss_delta, (double)r[k].rss_delta / n, r[k].bpf_state);
 	}
-	printf("\n");
+	fprintf(f, "\n");
 }
 
 static void parse_modes(const char *modes, enum kpleg_mode *mode, unsigned *nm, unsigned *gen)
@@ -379,10 +451,6 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(a, "--startup-table")) {
-			o.startup_table = true;
-			continue;
-		}
 		if (!v)
 			bench_die("%s needs a value", a);
 		i++;
@@ -404,6 +472,8 @@ int main(int argc, char **argv)
 			cdspec = strdup(v);
 		else if (!strcmp(a, "--title"))
 			o.title = v;
+		else if (!strcmp(a, "--startup-out"))
+			o.startup_out = v;
 		else
 			bench_die("unknown option %s", a);
 	}
@@ -411,7 +481,7 @@ int main(int argc, char **argv)
 	    o.secs > 3600)
 		bench_die("usage: idle_cpu (--fakecri BIN --dir DIR [--pods 250] [--per-pod 4] "
 			  "[--cgroup-root MOUNT] | --containerd MODE=NAME,...) [--modes "
-			  "generic,evented,auto] [--seconds 60] [--title T] [--startup-table]");
+			  "generic,evented,auto] [--seconds 60] [--title T] [--startup-out FILE]");
 	parse_modes(modes, mode, &nm, &gen);
 	if (cdspec) {
 		parse_cd(cdspec, cd_names, cd_mode, &ncd);
@@ -480,8 +550,14 @@ int main(int argc, char **argv)
 	}
 
 	print_idle(&o, r, nm, gen);
-	if (o.startup_table)
-		print_startup(&o, r, nm, gen);
+	if (o.startup_out) {
+		FILE *f = fopen(o.startup_out, "w");
+
+		if (!f)
+			bench_die("%s: %s", o.startup_out, strerror(errno));
+		print_startup(f, &o, r, nm, gen);
+		fclose(f);
+	}
 	printf("Raw (idle_cpu, %s):\n\n```\n", o.title);
 	for (unsigned k = 0; k < nm; k++)
 		printf("mode=%s containers=%zu window_s=%.3f kpleg_cpu_ms=%.3f runtime_cpu_ms=%.1f "
