@@ -62,7 +62,7 @@ if [ -n "${MAKELEVEL:-}" ]; then COMMAND_LINE="make bench (bench/run.sh)"; fi
 KNOBS="BENCH_ONLY=$ONLY BENCH_N=$N BENCH_A_N=$A_N BENCH_IDLE_SECONDS=$IDLE_S BENCH_IDLE_CD_PODS=$IDLE_CD_PODS BENCH_IDLE_SIZES=$IDLE_SIZES BENCH_CHURN_SECONDS=$CHURN_S BENCH_CHURN_RATE=$CHURN_RATE BENCH_CHURN_CD_SECONDS=$CHURN_CD_S BENCH_CHURN_LIFETIME_MS=$CHURN_LIFE BENCH_SCALE_SIZE=$SCALE_SIZE BENCH_SIZES=$SIZES BENCH_STEADY_RELISTS=$STEADY"
 DEFAULT_KNOBS="BENCH_ONLY=latency,idle,churn,scale BENCH_N=30 BENCH_A_N=200 BENCH_IDLE_SECONDS=60 BENCH_IDLE_CD_PODS=10 BENCH_IDLE_SIZES=1000,10000 BENCH_CHURN_SECONDS=60 BENCH_CHURN_RATE=100 BENCH_CHURN_CD_SECONDS=30 BENCH_CHURN_LIFETIME_MS=2000 BENCH_SCALE_SIZE=10000 BENCH_SIZES=1000,10000 BENCH_STEADY_RELISTS=10"
 
-log() { echo "bench: $*" >&2; }
+log() { echo "bench: [${SECONDS}s] $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (containerd, cgroups)"
@@ -382,12 +382,12 @@ p50() { # FILE WHAT -> nearest-rank median, or nothing
 }
 field() { # FILE MODE KEY -> the value of KEY on raw line "mode=MODE ..."
     [ -e "$1" ] || return 0
-    sed -n "s/^mode=$2 .* $3=\\([^ ]*\\).*/\\1/p" "$1" | sed -n 1p
+    sed -n "s/^mode=$2 \\(.* \\)\\{0,1\\}$3=\\([^ ]*\\).*/\\2/p" "$1" | sed -n 1p
 }
 ratio() { # VALUE GENERIC -> "0.123x" (3 significant digits), or "-"
     awk -v v="$1" -v g="$2" 'BEGIN { if (v == "" || g == "" || g + 0 == 0) { print "-"; exit }
         r = v / g; if (r >= 100) printf "%.0fx", r; else if (r >= 10) printf "%.1fx", r;
-        else if (r >= 1) printf "%.2fx", r; else printf "%.2gx", r }'
+        else if (r >= 1) printf "%.2fx", r; else printf "%.3gx", r }'
 }
 ms() { awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f", v; else if (v >= 1) printf "%.1f", v; else printf "%.2g", v }'; }
 cell() { # VALUE GENERIC UNIT -> "V UNIT (ratio)"; empty value: "-"
@@ -467,6 +467,14 @@ churn_cell() { # FILE MODE -> "exactly once (N)" or "M missing, D duplicated of 
     echo
     echo "Ratios (in brackets) are against the generic tracker of the same run or round;"
     echo "absolute figures are for this machine only."
+    if on latency || on churn; then
+        echo "containerd 1.7 gives each event to one subscriber, so there evented and auto"
+        echo "run in separate rounds, each beside its own generic tracker."
+    fi
+    if on idle; then
+        echo "Idle: each mode has its own runtime (own containerd instance or fakecri), so the"
+        echo "runtime rows are that mode's doing."
+    fi
     echo
 } >"$WORK/headline.md"
 
@@ -474,19 +482,23 @@ churn_cell() { # FILE MODE -> "exactly once (N)" or "M missing, D duplicated of 
 SVG="$(dirname "$OUT")/latency.svg"
 if on latency; then
     PLOT=
-    add_curve() { # FILE WHAT TITLE
-        local dat="$WORK/cdf-$((${#PLOT} % 100000))-$RANDOM.dat"
-        samples "$1" "$2" | sort -g | awk '{ a[NR] = $1 } END { for (i = 1; i <= NR; i++) print a[i], i / NR }' >"$dat"
+    NCURVE=0
+    add_curve() { # FILE WHAT TITLE DASHTYPE COLOUR
+        local dat="$WORK/cdf-$NCURVE.dat"
+        NCURVE=$((NCURVE + 1))
+        # nearest-rank CDF: 0 below the smallest sample, i/N from the i-th on
+        samples "$1" "$2" | sort -g | awk '{ a[NR] = $1 }
+            END { if (NR) print a[1], 0; for (i = 1; i <= NR; i++) print a[i], i / NR }' >"$dat"
         [ -s "$dat" ] || return 0
-        PLOT="${PLOT:+$PLOT, }'$dat' using 1:2 with steps lw 2 title '$3'"
+        PLOT="${PLOT:+$PLOT, }'$dat' using 1:2 with steps lw 2 dt $4 lc rgb '$5' title '$3'"
     }
-    add_curve "$WORK/exit16.md" "generic first-died" "containerd $V16: generic"
-    add_curve "$WORK/exit16.md" "evented first-died" "containerd $V16: evented"
-    add_curve "$WORK/exit16.md" "auto first-died" "containerd $V16: auto"
-    add_curve "$WORK/exit17a.md" "generic first-died" "containerd $V17 round A: generic"
-    add_curve "$WORK/exit17a.md" "evented first-died" "containerd $V17 round A: evented"
-    add_curve "$WORK/exit17b.md" "generic first-died" "containerd $V17 round B: generic"
-    add_curve "$WORK/exit17b.md" "auto first-died" "containerd $V17 round B: auto"
+    add_curve "$WORK/exit16.md" "generic first-died" "containerd $V16: generic" 1 '#d62728'
+    add_curve "$WORK/exit16.md" "evented first-died" "containerd $V16: evented" 1 '#1f77b4'
+    add_curve "$WORK/exit16.md" "auto first-died" "containerd $V16: auto" 1 '#2ca02c'
+    add_curve "$WORK/exit17a.md" "generic first-died" "containerd $V17 round A: generic" 2 '#ff9896'
+    add_curve "$WORK/exit17a.md" "evented first-died" "containerd $V17 round A: evented" 2 '#1f77b4'
+    add_curve "$WORK/exit17b.md" "generic first-died" "containerd $V17 round B: generic" 3 '#d62728'
+    add_curve "$WORK/exit17b.md" "auto first-died" "containerd $V17 round B: auto" 2 '#2ca02c'
     if ! command -v gnuplot >/dev/null; then
         log "warning: gnuplot not installed (scripts/install-deps.sh installs gnuplot-nox): no $SVG"
     elif [ -n "$PLOT" ]; then
@@ -500,7 +512,7 @@ set logscale x
 set xrange [0.1:2000]
 set yrange [0:1.02]
 set grid xtics mxtics ytics
-set key right center box opaque
+set key at first 2.5, first 0.97 left top box opaque
 plot $PLOT
 GP
         gnuplot "$WORK/latency.gp" 2>>"$WORK/bench.log" || log "warning: gnuplot failed (see $WORK/bench.log)"
