@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -699,6 +700,86 @@ static void test_new_errors_and_stale_socket(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* --cgroup-root: a directory per pod and started container in containerd's
+ * cgroupfs layout, gone at the exit, the removal and fakecri__free. A plain
+ * directory stands in for the cgroup mount (the layout is what is tested;
+ * bench/run.sh uses the real one). */
+static char cg_root[64];
+
+static int fx_setup_cgroups(void **state)
+{
+	snprintf(cg_root, sizeof(cg_root), "/tmp/fakecri-cg-XXXXXX");
+	if (!mkdtemp(cg_root))
+		return -1;
+	return fx_setup_opts(state, &(struct fakecri_opts){ .events = FAKECRI_EVENTS_ON,
+							    .cgroup_root = cg_root });
+}
+
+static bool is_dir(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool is_dir(const char *fmt, ...)
+{
+	char path[512];
+	struct stat st;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void test_cgroup_root(void **state)
+{
+	struct fx *x = *state;
+	const char *uid = "0b6e1a52-4d0f-4a8c-9d3e-2f1c5b7a9e10"; /* run_pod's */
+	_cleanup_free_ char *sb = run_pod(x, "p", "web");
+	_cleanup_free_ char *a = create_ctr(x, sb, "a");
+	_cleanup_free_ char *b = create_ctr(x, sb, "b");
+	_cleanup_free_ char *c = create_ctr(x, sb, "c");
+	char pod[256];
+
+	snprintf(pod, sizeof(pod), "%s/kubepods/besteffort/pod%s", cg_root, uid);
+	assert_true(is_dir("%s", pod));
+	assert_false(is_dir("%s/%s", pod, a)); /* created: containerd makes it at start */
+	expect_ok(x, "StartContainer", &runtime__v1__start_container_request__descriptor, a);
+	expect_ok(x, "StartContainer", &runtime__v1__start_container_request__descriptor, b);
+	expect_ok(x, "StartContainer", &runtime__v1__start_container_request__descriptor, c);
+	assert_true(is_dir("%s/%s", pod, a));
+	assert_true(is_dir("%s/%s", pod, b));
+	/* The exit takes the container's cgroup, like containerd deleting the task. */
+	assert_int_equal(fakecri__container_exit(x->f, a, 0, NULL), 0);
+	assert_false(is_dir("%s/%s", pod, a));
+	expect_ok(x, "RemoveContainer", &runtime__v1__remove_container_request__descriptor, a);
+	/* Removing a running container kills it first. */
+	expect_ok(x, "RemoveContainer", &runtime__v1__remove_container_request__descriptor, b);
+	assert_false(is_dir("%s/%s", pod, b));
+	assert_true(is_dir("%s/%s", pod, c));
+	/* fakecri__free takes what is left, the pod's and the parents too. */
+	fakecri__free(x->f);
+	x->f = NULL;
+	assert_false(is_dir("%s/%s", pod, c));
+	assert_false(is_dir("%s", pod));
+	assert_false(is_dir("%s/kubepods", cg_root));
+	assert_int_equal(rmdir(cg_root), 0);
+}
+
+static void test_cgroup_root_remove_pod(void **state)
+{
+	struct fx *x = *state;
+	const char *uid = "0b6e1a52-4d0f-4a8c-9d3e-2f1c5b7a9e10";
+	_cleanup_free_ char *sb = run_pod(x, "p", "web");
+	_cleanup_free_ char *a = create_ctr(x, sb, "a");
+
+	expect_ok(x, "StartContainer", &runtime__v1__start_container_request__descriptor, a);
+	assert_true(is_dir("%s/kubepods/besteffort/pod%s/%s", cg_root, uid, a));
+	expect_ok(x, "RemovePodSandbox", &runtime__v1__remove_pod_sandbox_request__descriptor, sb);
+	assert_false(is_dir("%s/kubepods/besteffort/pod%s", cg_root, uid));
+	fakecri__free(x->f);
+	x->f = NULL;
+	assert_false(is_dir("%s/kubepods", cg_root));
+	assert_int_equal(rmdir(cg_root), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +802,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_overflow_drops, fx_setup_small_queue,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_10k_containers, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_root, fx_setup_cgroups, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_root_remove_pod, fx_setup_cgroups,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_new_errors_and_stale_socket, fx_setup,
 						fx_teardown),
 	};
