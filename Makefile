@@ -92,7 +92,8 @@ test: all $(TEST_BINS) $(GEN)/cri.desc $(GEN)/upstream.desc $(GEN)/bad_cri.desc
 demo: all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
 
-# Side-by-side benchmarks; writes bench/RESULTS.md (takes ~8 minutes here).
+# Side-by-side benchmarks; writes bench/RESULTS.md, bench/latency.svg and README.md's
+# numbers block (takes ~15-18 minutes here; BENCH_ONLY=... runs some sections).
 bench: all $(BENCH_BINS)
 	$(Q)BUILD=$(BUILD) BENCH_BIN=$(BUILD)/bench bench/run.sh
 

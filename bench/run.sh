@@ -3,7 +3,7 @@
 # kpleg's benchmarks, every mode side by side on the same workload, written to
 # bench/RESULTS.md (machine, versions, date, command, tables, raw numbers).
 #
-#   bench/run.sh            (what `make bench` runs; needs root; ~15 min here)
+#   bench/run.sh            (what `make bench` runs; needs root; 15-18 min here)
 #   BENCH_ONLY=idle,churn BENCH_IDLE_SECONDS=10 bench/run.sh   (a quick look)
 #
 # Environment (defaults in brackets):
@@ -263,10 +263,13 @@ if on idle; then
 fi
 
 if [ ${#STARTED[@]} -gt 0 ]; then
-    log "stopping containerd"
+    log "stopping containerd (${#STARTED[@]} instances at once)"
+    PIDS=()
     for v in "${STARTED[@]}"; do
-        scripts/containerd.sh stop "${v%%:*}" --name "${v#*:}" >>"$WORK/bench.log" 2>&1
+        scripts/containerd.sh stop "${v%%:*}" --name "${v#*:}" >>"$WORK/bench.log" 2>&1 &
+        PIDS+=($!)
     done
+    for v in "${PIDS[@]}"; do wait "$v" || die "a containerd instance did not stop (see the log)"; done
     STARTED=()
 fi
 
