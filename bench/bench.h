@@ -223,6 +223,31 @@ static inline void bench_cri_wait_ready(struct cri_client *c, const char *what, 
 	}
 }
 
+/* What the kubelet does after RemovePodSandbox: removes the pod's cgroup
+ * (@cgroup_parent, e.g. "/kubepods/besteffort/pod<uid>") in every hierarchy,
+ * which containerd's cgroupfs driver leaves behind. Only empty ones go. */
+static inline void bench_rmdir_pod_cgroups(const char *cgroup_parent)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	char path[600];
+	struct dirent *e;
+	DIR *d;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", roots[i], cgroup_parent);
+		rmdir(path);
+	}
+	d = opendir("/sys/fs/cgroup"); /* v1: one hierarchy per directory */
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "unified"))
+			continue;
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s", e->d_name, cgroup_parent);
+		rmdir(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* ---- fakecri in its own process ------------------------------------------------ */
 
 struct bench_fakecri {

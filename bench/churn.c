@@ -339,6 +339,7 @@ static void pods_down(struct driver *d)
 		    cri_remove_pod_sandbox(d->c, d->sb[i], 120000, &st) < 0)
 			fprintf(stderr, "churn: warning: removing pod %s: %s\n", d->sb[i],
 				st.message);
+		bench_rmdir_pod_cgroups(d->pod[i].cgroup_parent);
 		free(d->sb[i]);
 		d->sb[i] = NULL;
 	}

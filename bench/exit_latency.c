@@ -782,6 +782,7 @@ static int target_a_round(const char *ep, unsigned n, const char *title, const c
 	if (cri_stop_pod_sandbox(c, sb, 60000, &st) < 0 ||
 	    cri_remove_pod_sandbox(c, sb, 60000, &st) < 0)
 		fprintf(stderr, "exit_latency: warning: pod cleanup: %s\n", st.message);
+	bench_rmdir_pod_cgroups(pod.cgroup_parent); /* the kubelet's job, not containerd's */
 	free(sb);
 	cri_client__free(c);
 
@@ -1086,6 +1087,7 @@ int main(int argc, char **argv)
 	if (cri_stop_pod_sandbox(c, sb, 60000, &st) < 0 ||
 	    cri_remove_pod_sandbox(c, sb, 60000, &st) < 0)
 		fprintf(stderr, "exit_latency: warning: pod cleanup: %s\n", st.message);
+	bench_rmdir_pod_cgroups(pod.cgroup_parent); /* the kubelet's job, not containerd's */
 	free(sb);
 	cri_client__free(pc);
 	cri_client__free(c);

@@ -150,6 +150,7 @@ struct runtime {
 	struct bench_cd cd;
 	bool is_cd;
 	char *sb[256]; /* containerd: the pods we ran */
+	char cg[256][128]; /* and their cgroup parents */
 	unsigned npods;
 };
 
@@ -178,6 +179,7 @@ static void cd_populate(struct runtime *rt, unsigned pods, unsigned per_pod)
 			bench_sleep_ms(1000);
 		if (r < 0)
 			bench_die("%s: RunPodSandbox: %s", rt->cd.name, st.message);
+		snprintf(rt->cg[p], sizeof(rt->cg[p]), "%s", pod.cgroup_parent);
 		rt->npods++;
 		for (unsigned i = 0; i < per_pod; i++) {
 			struct kube_container ct;
@@ -206,6 +208,7 @@ static void cd_unpopulate(struct runtime *rt)
 		    cri_remove_pod_sandbox(c, rt->sb[p], 120000, &st) < 0)
 			fprintf(stderr, "idle_cpu: warning: %s: removing pod %s: %s\n",
 				rt->cd.name, rt->sb[p], st.message);
+		bench_rmdir_pod_cgroups(rt->cg[p]);
 		free(rt->sb[p]);
 	}
 	cri_client__free(c);
