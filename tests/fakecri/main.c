@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* fakecri --socket PATH [--pods N] [--containers-per-pod M]
- *         [--events on|unimplemented|empty]
+ *         [--events on|unimplemented|empty] [--delay METHOD:MS]
  *         [--flood RATE [--flood-seconds S] [--flood-kind churn|repeat]]
  * Serves a fake CRI runtime until SIGTERM or SIGINT, with N kubelet-like
  * running pods of M containers (default 0 pods, 1 container each). --flood
@@ -24,15 +24,18 @@ struct args {
 	unsigned pods, per_pod;
 	struct fakecri_flood flood;
 	unsigned flood_s;
+	char delay_method[64];	/* "" = none */
+	unsigned delay_ms;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: fakecri --socket PATH [--pods N] [--containers-per-pod M]\n"
-		     "               [--events on|unimplemented|empty]\n"
+		     "               [--events on|unimplemented|empty] [--delay METHOD:MS]\n"
 		     "               [--flood RATE [--flood-seconds S] [--flood-kind churn|repeat]]\n"
 		     "Serves a fake CRI runtime on PATH until SIGTERM/SIGINT; N running pods\n"
 		     "(default 0) of M containers (default 1); events default to on.\n"
+		     "--delay: every call of METHOD (e.g. ListContainers) answered MS ms late.\n"
 		     "--flood: RATE events/s from the first subscriber on, for S seconds\n"
 		     "(default: until stopped); churn (default) makes real state changes in\n"
 		     "the pods, repeat sends their current state again.\n");
@@ -82,6 +85,17 @@ static int parse_rate(const char *s, unsigned *ret)
 	return err || !*ret || *ret > FAKECRI_FLOOD_RATE_MAX ? -EINVAL : 0;
 }
 
+/* "ListContainers:3000" */
+static int parse_delay(const char *s, struct args *a)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(a->delay_method))
+		return -EINVAL;
+	snprintf(a->delay_method, sizeof(a->delay_method), "%.*s", (int)(colon - s), s);
+	return parse_uint(colon + 1, &a->delay_ms);
+}
+
 static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "pods", required_argument, NULL, 'p' },
@@ -90,6 +104,7 @@ static const struct option longopts[] = {
 	{ "flood", required_argument, NULL, 'f' },
 	{ "flood-seconds", required_argument, NULL, 'S' },
 	{ "flood-kind", required_argument, NULL, 'k' },
+	{ "delay", required_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -106,7 +121,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 {
 	int opt, err = 0;
 
-	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:f:S:k:h", longopts, NULL)) != -1) {
+	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:f:S:k:d:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': a->opts.socket_path = optarg; break;
 		case 'p': err = parse_uint(optarg, &a->pods); break;
@@ -118,6 +133,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			err = err || a->flood_s > 86400 ? -EINVAL : 0;
 			break;
 		case 'k': err = parse_kind(optarg, &a->flood.kind); break;
+		case 'd': err = parse_delay(optarg, a); break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL; /* getopt printed why */
 		}
@@ -163,6 +179,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = fakecri__populate(f, a.pods, a.per_pod, true);
+	if (!err && *a.delay_method)
+		err = fakecri__set_fault(f, a.delay_method,
+					 &(struct fakecri_fault){ .delay_ms = a.delay_ms });
+	if (err == -EINVAL) {
+		fprintf(stderr, "fakecri: --delay: no method \"%s\" in the service\n",
+			a.delay_method);
+		fakecri__free(f);
+		return EXIT_USAGE;
+	}
 	if (err < 0) {
 		fprintf(stderr, "fakecri: populate: %s\n", strerror(-err));
 		fakecri__free(f);
