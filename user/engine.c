@@ -192,7 +192,7 @@ static void relist_failed(struct kpleg_tracker *t, const struct msg *m)
 		t->relist_failing = true;
 		t->relist_failures_run = 0;
 		t->relist_failing_since_ns = m->ns;
-		log_warn("\"Relist failing; keeping the last known state, retrying every %u ms\" "
+		log_warn("\"Relist failed; keeping the last known state, retrying every %u ms\" "
 			 "err=%d reason=\"%s\"", (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC),
 			 m->err, strerror(-m->err));
 	}
@@ -358,6 +358,11 @@ static void on_stream_state(struct kpleg_tracker *t, struct msg *m)
 	else if (m->stream == STREAM_DOWN && was_up)
 		log_warn("\"CRI event stream broke; relisting now and every %u ms until it "
 			 "is back\" err=%d", t->cfg.relist_period_ms, m->err);
+	else if (m->stream == STREAM_DOWN && !t->stream_down_logged)
+		log_warn("\"CRI event stream cannot be opened; relisting every %u ms until it "
+			 "is\" err=%d", t->cfg.relist_period_ms, m->err);
+	/* One line per outage, not one per reconnection attempt. */
+	t->stream_down_logged = m->stream == STREAM_DOWN;
 	/* Anything may have happened while the stream was not there. */
 	if (m->stream != STREAM_UNSUPPORTED || was_up)
 		engine_relist_now(t);

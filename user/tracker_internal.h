@@ -235,6 +235,7 @@ struct kpleg_tracker {
 	bool relist_failing;		/* for one log line when relists fail, one when back */
 	uint64_t relist_failures_run;	/* consecutive failed relists */
 	uint64_t relist_failing_since_ns;
+	bool stream_down_logged;	/* the current stream outage has its log line */
 };
 
 /* engine.c */

@@ -12,11 +12,12 @@
  *              runtime's timestamp of the transition: created_at for
  *              ContainerCreated and SandboxReady, started_at for
  *              ContainerStarted, finished_at for ContainerDied (realtime).
- * A transition a CRI event or a kernel hint announced but a fetch read (an
- * incomplete event, a start) is measured like relist, under its source. Transitions without a timestamp
- * (removals, a sandbox going NOTREADY, a container that vanished running)
- * and everything the first sync found (the past, not a detection) are not
- * counted.
+ * Each source is held to its own clock, so a transition a kernel hint or a
+ * CRI event announced but a fetch read (a start, an incomplete event) is not
+ * counted: no kernel or event timestamp goes with it. Neither are
+ * transitions without a timestamp (removals, a sandbox going NOTREADY, a
+ * container that vanished running) and what the first sync found (the past,
+ * not a detection).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -111,21 +112,24 @@ void tracker_metrics_on_emit(struct kpleg_tracker *t, const struct kpleg_event *
 						  ev->kernel_mono_ns, now_mono_ns());
 		return;
 	}
-	if (ev->source == KPLEG_SOURCE_KERNEL && ev->provisional && ev->kernel_mono_ns) {
-		metrics_hist_observe_span(&m->detection[KPLEG_SOURCE_KERNEL], ev->kernel_mono_ns,
-					  now_mono_ns());
+	if (ev->source == KPLEG_SOURCE_KERNEL) {
+		if (ev->provisional && ev->kernel_mono_ns)
+			metrics_hist_observe_span(&m->detection[KPLEG_SOURCE_KERNEL],
+						  ev->kernel_mono_ns, now_mono_ns());
 		return;
 	}
-	if (ev->source == KPLEG_SOURCE_CRI_EVENT && t->cri_event_created_at > 0) {
-		metrics_hist_observe_span(&m->detection[KPLEG_SOURCE_CRI_EVENT],
-					  (uint64_t)t->cri_event_created_at, ev->observed_real_ns);
+	if (ev->source == KPLEG_SOURCE_CRI_EVENT) {
+		if (t->cri_event_created_at > 0)
+			metrics_hist_observe_span(&m->detection[KPLEG_SOURCE_CRI_EVENT],
+						  (uint64_t)t->cri_event_created_at,
+						  ev->observed_real_ns);
 		return;
 	}
 	if (!t->stats.synced) /* engine's own field: what the first sync found is old */
 		return;
 	ts = transition_time(t, ev);
-	if (ts > 0 && (unsigned)ev->source < ARRAY_SIZE(m->detection))
-		metrics_hist_observe_span(&m->detection[ev->source], (uint64_t)ts,
+	if (ts > 0)
+		metrics_hist_observe_span(&m->detection[KPLEG_SOURCE_RELIST], (uint64_t)ts,
 					  ev->observed_real_ns);
 }
 
