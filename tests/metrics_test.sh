@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `kpleg daemon --metrics-address` over HTTP, as Prometheus and a probe see it:
 #   against fakecri: /metrics in format 0.0.4 with every kubelet PLEG series
-#   (kpleg_ prefix, the kubelet's types) and the pod/container gauges; /healthz
+#   (kpleg_ prefix, the kubelet's types), the pod/container gauges and the
+#   API watchers gauge following a `kpleg events --follow`; /healthz
 #   and /readyz 200 once synced; 404 and 405 (with Allow); HEAD; idle and
 #   half-sent connections past the connection limit neither stall the tracker
 #   nor keep the server from answering once they are dropped; the runtime
@@ -66,6 +67,7 @@ body_has() { grep -q -- "$1" "$tmp/body"; }
 # the value of the sample line starting with SERIES in $tmp/body
 val() { awk -v s="$1" 'index($0, s " ") == 1 { print $NF; f = 1 } END { if (!f) print -1 }' "$tmp/body"; }
 metric_ge() { get "$U/metrics"; awk -v v="$(val "$1")" -v m="$2" 'BEGIN { exit !(v >= m) }'; }
+metric_eq() { get "$U/metrics"; [[ $(val "$1") == "$2" ]]; }
 relists() { "$KPLEG" status -s "$SOCK" -o json 2>/dev/null | jq -r .relists; }
 # fakecri serving (its socket appears before it answers; slow under ASan)
 answers() { "$KPLEG" info -r "unix://$1" >/dev/null 2>&1; }
@@ -116,6 +118,11 @@ check "own series: CRI calls by method and code" \
     grep -q '^kpleg_cri_call_duration_seconds_count{method="ListContainers",code="OK"} [1-9]' "$tmp/body"
 check "daemon series: watchers and proxy subscribers" bash -c "
     grep -q '^kpleg_api_watchers 0$' '$tmp/body' && grep -q '^kpleg_cri_proxy_subscribers 0$' '$tmp/body'"
+start_bg "$tmp/ev.out" "$tmp/ev.err" "$KPLEG" events -s "$SOCK" --follow
+ev_pid=$bg_pid
+check "kpleg_api_watchers 1 while kpleg events --follow runs" wait_for 10 metric_eq kpleg_api_watchers 1
+stop_bg "$ev_pid" INT
+check "kpleg_api_watchers 0 once it has gone" wait_for 10 metric_eq kpleg_api_watchers 0
 head=$(curl -s -I -m 5 -o /dev/null -w '%{http_code} %{size_download}' "$U/metrics") || head=000
 check "HEAD /metrics: 200, no body ($head)" test "$head" = "200 0"
 
