@@ -5,16 +5,18 @@
  * REFERENCE.md §1) and kpleg's own, rendered by kpleg_tracker__write_metrics().
  *
  * Detection latency, per source that saw a transition first:
- *   kernel     delivery of a provisional ContainerDied to subscribers minus the
- *              kernel's own exit time (kernel_mono_ns), CLOCK_MONOTONIC;
+ *   kernel     delivery to subscribers of what the kernel saw first (a
+ *              provisional ContainerDied; a start or a sandbox a waiting hint
+ *              announced) minus the kernel's own time (kernel_mono_ns: the
+ *              exit, the first exec), CLOCK_MONOTONIC;
  *   cri-event  receipt of the CRI event minus its created_at (realtime);
  *   relist     observation (the fetch that read the status) minus the
  *              runtime's timestamp of the transition: created_at for
  *              ContainerCreated and SandboxReady, started_at for
  *              ContainerStarted, finished_at for ContainerDied (realtime).
  * Each source is held to its own clock, so a transition a kernel hint or a
- * CRI event announced but a fetch read (a start, an incomplete event) is not
- * counted: no kernel or event timestamp goes with it. Neither are
+ * CRI event announced but a fetch read without the kernel's or the event's
+ * time (a discovery, an incomplete event) is not counted. Neither are
  * transitions without a timestamp (removals, a sandbox going NOTREADY, a
  * container that vanished running) and what the first sync found (the past,
  * not a detection).
@@ -113,7 +115,7 @@ void tracker_metrics_on_emit(struct kpleg_tracker *t, const struct kpleg_event *
 		return;
 	}
 	if (ev->source == KPLEG_SOURCE_KERNEL) {
-		if (ev->provisional && ev->kernel_mono_ns)
+		if (ev->kernel_mono_ns)
 			metrics_hist_observe_span(&m->detection[KPLEG_SOURCE_KERNEL],
 						  ev->kernel_mono_ns, now_mono_ns());
 		return;
@@ -288,6 +290,14 @@ static void write_own(FILE *f, struct kpleg_tracker *t, const struct kpleg_healt
 		    h->healthy);
 	write_gauge(f, "kpleg_synced", "1 once the first relist and its fetches are done.",
 		    h->synced);
+	write_gauge(f, "kpleg_degraded", "1 while part of the node is not current (stuck pods, "
+		    "falling behind the CRI event stream); kpleg_healthy stays 1.", h->degraded);
+	write_gauge(f, "kpleg_stuck_pods", "Pods whose last status fetch failed for their own "
+		    "sake while the runtime answers the relist.", h->stuck_pods);
+	write_gauge(f, "kpleg_cri_event_backlog", "CRI events queued for the engine.",
+		    h->event_backlog);
+	write_counter(f, "kpleg_cri_events_dropped_total", "CRI events dropped when the "
+		      "engine's queue overflowed (a relist catches up).", h->events_dropped);
 }
 
 int kpleg_tracker__write_metrics(struct kpleg_tracker *t, FILE *out)
