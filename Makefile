@@ -38,6 +38,8 @@ PKGS := grpc libprotobuf-c libbpf json-c
 # Recursive on purpose: pkg-config runs after install-deps.sh has run.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Only the kpleg binary serves HTTP (daemon --metrics-address).
+MHD_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 GEN := $(BUILD)/gen
 CFLAGS ?= -O2 -g
@@ -198,7 +200,7 @@ $(BUILD)/libfakecri.a: $(FAKECRI_OBJS)
 
 $(BUILD)/kpleg: $(CLI_OBJS) $(BUILD)/libkpleg.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MHD_LIBS) -o $@
 
 $(BUILD)/libtestsupport.a: $(SUPPORT_OBJS)
 	$(call msg,AR,$@)

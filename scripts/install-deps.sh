@@ -22,7 +22,7 @@ PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libgrpc-dev
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
       libcmocka-dev containerd runc busybox-static libjson-c-dev pkg-config
       iproute2 procps util-linux libcap-dev libmicrohttpd-dev gnuplot-nox
-      libclang-rt-14-dev make gcc libc6-dev jq libxml2-utils)
+      libclang-rt-14-dev make gcc libc6-dev jq libxml2-utils curl)
 
 log() { echo "install-deps: $*"; }
 die() { echo "install-deps: error: $*" >&2; exit 1; }

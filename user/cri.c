@@ -10,6 +10,7 @@
 #include <grpc/support/time.h>
 
 #include "cri_internal.h"
+#include "metrics.h"
 #include "pb_grpc.h"
 #include "util.h"
 
@@ -103,6 +104,11 @@ const char *cri_client__target(const struct cri_client *c)
 	return c->target;
 }
 
+void cri_client__set_metrics(struct cri_client *c, struct kpleg_metrics *m)
+{
+	c->metrics = m;
+}
+
 /* Every reply the client hands out lives in one arena (pb_grpc.h). */
 void cri_msg_free(void *msg)
 {
@@ -123,6 +129,7 @@ int cri_call_raw(struct cri_client *c, const char *method, const ProtobufCMessag
 	grpc_call *call = NULL;
 	grpc_event ev;
 	grpc_op ops[6];
+	uint64_t t0 = now_mono_ns();
 	int r;
 
 	if (timeout_ms <= 0)
@@ -172,6 +179,7 @@ int cri_call_raw(struct cri_client *c, const char *method, const ProtobufCMessag
 	recv = NULL;
 	r = cri_set_status(st, GRPC_STATUS_OK, 0, "OK");
 cleanup:
+	metrics_cri_call(c->metrics, method, code, now_mono_ns() - t0);
 	if (call)
 		grpc_call_unref(call);
 	grpc_completion_queue_shutdown(cq);

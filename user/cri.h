@@ -26,6 +26,7 @@
 
 struct cri_client;
 struct cri_event_stream;
+struct kpleg_metrics;
 
 /* Outcome of a call, for logs: the gRPC status and the runtime's message (or
  * kpleg's reason for rejecting a reply). */
@@ -54,6 +55,9 @@ extern const char *const cri_default_endpoints[];
 struct cri_client *cri_client__new(const char *endpoint);
 void cri_client__free(struct cri_client *c);
 const char *cri_client__target(const struct cri_client *c);
+/* Every later unary call is timed into @m (metrics.h) by method and status
+ * code. Set it before the client is shared between threads. */
+void cri_client__set_metrics(struct cri_client *c, struct kpleg_metrics *m);
 
 /* ---- unary calls ----------------------------------------------------------
  * @timeout_ms <= 0 means CRI_DEFAULT_TIMEOUT_MS. *@ret is set only on success

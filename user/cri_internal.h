@@ -11,6 +11,7 @@
 struct cri_client {
 	grpc_channel *channel;
 	char target[128];
+	struct kpleg_metrics *metrics;	/* NULL: calls are not measured */
 };
 
 /* Fills @st (NULL-safe) with @code and a printf-style message; returns @err. */

@@ -100,6 +100,7 @@ void engine_emit(void *ctx, struct kpleg_event *ev)
 	      kpleg_event_type_str(ev->type), ev->pod_namespace, ev->pod_name, ev->container_id,
 	      kpleg_source_str(ev->source));
 	subs_deliver(t, ev);
+	tracker_metrics_on_emit(t, ev);
 	pthread_mutex_lock(&t->stats_lock);
 	t->stats.events_emitted++;
 	/* KEP-3386's missed-event count: a transition only the relist saw while
@@ -175,11 +176,28 @@ static void start_relist(struct kpleg_tracker *t)
 	j->list = true;
 	t->relist_inflight = true;
 	t->relist_started_ns = now_mono_ns();
+	tracker_metrics_relist_started(t);
 
 	workers_submit(t, j);
 }
 
 /* ---- message handlers ---------------------------------------------------------- */
+
+/* One line when relists start failing (the runtime is gone or broken), one
+ * when they succeed again; each failure itself only at -v1. */
+static void relist_failed(struct kpleg_tracker *t, const struct msg *m)
+{
+	log_v(1, "\"Relist failed\" err=%d", m->err);
+	if (!t->relist_failing) {
+		t->relist_failing = true;
+		t->relist_failures_run = 0;
+		t->relist_failing_since_ns = m->ns;
+		log_warn("\"Relist failed; keeping the last known state, retrying every %u ms\" "
+			 "err=%d reason=\"%s\"", (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC),
+			 m->err, strerror(-m->err));
+	}
+	t->relist_failures_run++;
+}
 
 static void on_list_done(struct kpleg_tracker *t, struct msg *m)
 {
@@ -198,8 +216,15 @@ static void on_list_done(struct kpleg_tracker *t, struct msg *m)
 	}
 	pthread_mutex_unlock(&t->stats_lock);
 	if (m->err) {
-		log_v(1, "\"Relist failed\" err=%d", m->err);
+		tracker_metrics_relist_ended(t);
+		relist_failed(t, m);
 		return;
+	}
+	if (t->relist_failing) {
+		t->relist_failing = false;
+		log_info("\"Relist recovered\" failedRelists=%llu downFor=%llums",
+			 (unsigned long long)t->relist_failures_run,
+			 (unsigned long long)((m->ns - t->relist_failing_since_ns) / NSEC_PER_MSEC));
 	}
 	relist_diff(t, m);
 }
@@ -214,6 +239,7 @@ void engine_relist_synced(struct kpleg_tracker *t)
 	pthread_mutex_lock(&t->stats_lock);
 	t->stats.synced = true;
 	pthread_mutex_unlock(&t->stats_lock);
+	tracker_metrics_relist_ended(t);
 	if (t->hints_reconciling && t->relist_list_ns >= t->hints_lost_ns) {
 		t->hints_reconciling = false;
 		log_info("\"Kernel hints reconciled after a loss; relisting every %u ms again\"",
@@ -332,6 +358,11 @@ static void on_stream_state(struct kpleg_tracker *t, struct msg *m)
 	else if (m->stream == STREAM_DOWN && was_up)
 		log_warn("\"CRI event stream broke; relisting now and every %u ms until it "
 			 "is back\" err=%d", t->cfg.relist_period_ms, m->err);
+	else if (m->stream == STREAM_DOWN && !t->stream_down_logged)
+		log_warn("\"CRI event stream cannot be opened; relisting every %u ms until it "
+			 "is\" err=%d", t->cfg.relist_period_ms, m->err);
+	/* One line per outage, not one per reconnection attempt. */
+	t->stream_down_logged = m->stream == STREAM_DOWN;
 	/* Anything may have happened while the stream was not there. */
 	if (m->stream != STREAM_UNSUPPORTED || was_up)
 		engine_relist_now(t);

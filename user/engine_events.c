@@ -21,6 +21,15 @@ static void count(struct kpleg_tracker *t, bool rejected)
 	pthread_mutex_unlock(&t->stats_lock);
 }
 
+/* The event's own time goes with it, for the detection latency metric. */
+static void apply_event(struct kpleg_tracker *t, struct snap *s,
+			const Runtime__V1__ContainerEventResponse *ev)
+{
+	t->cri_event_created_at = ev->created_at;
+	engine_apply(t, s);
+	t->cri_event_created_at = 0;
+}
+
 static bool is_deleted(const Runtime__V1__ContainerEventResponse *ev)
 {
 	return ev->container_event_type ==
@@ -50,7 +59,7 @@ static void without_sandbox(struct kpleg_tracker *t, const struct msg *m)
 	if (!s || (sb ? snap_add_sandbox_absent(s, id) : snap_add_container_absent(s, id, NULL)) < 0)
 		log_error("\"Out of memory handling a CRI event, the relist recovers\"");
 	else
-		engine_apply(t, s);
+		apply_event(t, s, m->ev);
 	snap__free(s);
 }
 
@@ -110,7 +119,7 @@ void engine_cri_event(struct kpleg_tracker *t, struct msg *m)
 		snap__free(s);
 		return;
 	}
-	engine_apply(t, s);
+	apply_event(t, s, ev);
 	if (!complete)
 		engine_request_fetch(t, s->uid, NULL, 0, true, false, KPLEG_SOURCE_CRI_EVENT);
 	engine_hints_recheck(t, s->uid);

@@ -29,6 +29,7 @@ static void post_state(struct kpleg_tracker *t, enum stream_state s, int err)
 		return;
 	m->stream = s;
 	m->err = err;
+	tracker_metrics_stream(t, s == STREAM_UP);
 	engine_post(t, m);
 }
 
@@ -68,6 +69,7 @@ static void post_event(struct kpleg_tracker *t, Runtime__V1__ContainerEventRespo
 {
 	struct msg *m = msg__new(MSG_CRI_EVENT);
 
+	tracker_metrics_cri_event(t, ev);
 	if (!m) {
 		cri_msg_free(ev);
 		return;
@@ -97,11 +99,18 @@ static int pump(struct kpleg_tracker *t, struct cri_event_stream *s, bool *was_u
 			continue;
 		}
 		if (r == -EPROTO || r == -EBADMSG) {
+			uint64_t n;
+
 			pthread_mutex_lock(&t->stats_lock);
 			t->stats.events_received++;
-			t->stats.events_rejected++;
+			n = ++t->stats.events_rejected;
 			pthread_mutex_unlock(&t->stats_lock);
-			log_warn("\"Rejected a CRI event, ignoring\" reason=\"%s\"", st.message);
+			/* Not one line per event: the 1st, 2nd, 4th, 8th... */
+			if (!(n & (n - 1)))
+				log_warn("\"Rejected a CRI event, ignoring\" rejected=%llu reason=\"%s\"",
+					 (unsigned long long)n, st.message);
+			else
+				log_v(1, "\"Rejected a CRI event, ignoring\" reason=\"%s\"", st.message);
 			continue;
 		}
 		/* A stream that ends OK at once means no events (CRI-O). */

@@ -20,6 +20,7 @@ static void queue_push(struct kpleg_subscription *s, const struct kpleg_event *e
 		/* Dropping silently would be lost state: say so, once, and make the
 		 * consumer resync. */
 		s->overflowed = true;
+		tracker_metrics_discarded(s->t, s->count + 1ULL); /* the queue and this one */
 		s->count = 0;
 		s->head = 0;
 		pthread_mutex_lock(&s->t->stats_lock);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "tracker_internal.h"
 #include "util.h"
 
@@ -110,11 +111,14 @@ int kpleg_tracker__new(const struct kpleg_config *cfg, struct kpleg_tracker **re
 	init_sync(t);
 	t->cache = cache__new();
 	t->cri = cri_client__new(t->endpoint);
-	if (!t->cache || !t->cri || htab_init(&t->fetches) < 0 || htab_init(&t->misses) < 0 ||
-	    htab_init(&t->hint_waits) < 0 || htab_init(&t->stuck) < 0) {
+	t->metrics = metrics__new();
+	if (!t->cache || !t->cri || !t->metrics || htab_init(&t->fetches) < 0 ||
+	    htab_init(&t->misses) < 0 || htab_init(&t->hint_waits) < 0 ||
+	    htab_init(&t->stuck) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	cri_client__set_metrics(t->cri, t->metrics);
 	*ret = t;
 	return 0;
 fail:
@@ -230,6 +234,7 @@ void kpleg_tracker__free(struct kpleg_tracker *t)
 	engine_faults_free(t);
 	cache__free(t->cache);
 	cri_client__free(t->cri);
+	metrics__free(t->metrics);
 	free(t);
 }
 

@@ -20,6 +20,8 @@
 #include "kpleg/kpleg.h"
 #include "snapshot.h"
 
+struct kpleg_metrics;
+
 enum msg_type {
 	MSG_LIST_DONE,	   /* a relist's two lists (or its error) */
 	MSG_FETCH_DONE,	   /* a pod's snapshot (or its error) */
@@ -226,6 +228,14 @@ struct kpleg_tracker {
 	bool behind_reconciling;	/* events dropped: a relist must catch up */
 	uint64_t behind_drop_ns;	/* the last drop */
 	struct htab stuck;		/* uid -> struct stuck_pod (engine thread) */
+
+	/* metrics (tracker_metrics.c); the rest is engine thread only */
+	struct kpleg_metrics *metrics;
+	int64_t cri_event_created_at;	/* of the CRI event being applied, 0 = none */
+	bool relist_failing;		/* for one log line when relists fail, one when back */
+	uint64_t relist_failures_run;	/* consecutive failed relists */
+	uint64_t relist_failing_since_ns;
+	bool stream_down_logged;	/* the current stream outage has its log line */
 };
 
 /* engine.c */
@@ -296,6 +306,17 @@ void *event_source_main(void *arg);
 
 /* subscription.c */
 void subs_deliver(struct kpleg_tracker *t, const struct kpleg_event *ev);
+
+/* tracker_metrics.c: instruments fed from the engine (unless said) */
+void tracker_metrics_relist_started(struct kpleg_tracker *t);
+void tracker_metrics_relist_ended(struct kpleg_tracker *t);
+void tracker_metrics_on_emit(struct kpleg_tracker *t, const struct kpleg_event *ev);
+/* events thread */
+void tracker_metrics_cri_event(struct kpleg_tracker *t,
+			       const Runtime__V1__ContainerEventResponse *ev);
+void tracker_metrics_stream(struct kpleg_tracker *t, bool connected);
+/* any thread holding a subscription's lock */
+void tracker_metrics_discarded(struct kpleg_tracker *t, uint64_t n);
 
 uint64_t tracker_period_ns(const struct kpleg_tracker *t);
 /* Frees every recorded miss (cache write lock held, or no other thread). */

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -319,6 +320,18 @@ int kpleg_tracker__request_pod(struct kpleg_tracker *t, const char *uid);
  * For a pod the cache does not know yet, use kpleg_tracker__request_pod(). */
 int kpleg_tracker__request_object(struct kpleg_tracker *t, const char *id);
 void kpleg_tracker__health(struct kpleg_tracker *t, struct kpleg_health *ret);
+
+/* ---- metrics ----------------------------------------------------------------- */
+
+/* Writes the tracker's metrics to @out in the Prometheus text exposition
+ * format 0.0.4: the kubelet's PLEG series with the prefix kpleg_ (same
+ * meaning, type and buckets: kpleg_pleg_relist_duration_seconds, ...,
+ * kpleg_running_containers{container_state}) and kpleg's own (detection
+ * latency per source, CRI call latency, provisional exits, lost hints...);
+ * README "Metrics and health" lists them. For node agents that export their
+ * own /metrics: append this to it. Any thread; the cache's read lock is held
+ * only while the pods are counted. 0, -EINVAL, or -EIO when @out fails. */
+int kpleg_tracker__write_metrics(struct kpleg_tracker *t, FILE *out);
 
 /* CLOCK_MONOTONIC now, in ns: for get_pod_newer_than(). */
 uint64_t kpleg_now_mono_ns(void);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* fakecri --socket PATH [--pods N] [--containers-per-pod M]
- *         [--events on|unimplemented|empty]
+ *         [--events on|unimplemented|empty] [--delay METHOD:MS]
  *         [--flood RATE [--flood-seconds S] [--flood-kind churn|repeat]]
  *         [--cgroup-root MOUNT]
  * Serves a fake CRI runtime until SIGTERM or SIGINT, with N kubelet-like
@@ -29,16 +29,19 @@ struct args {
 	unsigned pods, per_pod;
 	struct fakecri_flood flood;
 	unsigned flood_s;
+	char delay_method[64];	/* "" = none */
+	unsigned delay_ms;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: fakecri --socket PATH [--pods N] [--containers-per-pod M]\n"
-		     "               [--events on|unimplemented|empty]\n"
+		     "               [--events on|unimplemented|empty] [--delay METHOD:MS]\n"
 		     "               [--flood RATE [--flood-seconds S] [--flood-kind churn|repeat]]\n"
 		     "               [--cgroup-root MOUNT]\n"
 		     "Serves a fake CRI runtime on PATH until SIGTERM/SIGINT; N running pods\n"
 		     "(default 0) of M containers (default 1); events default to on.\n"
+		     "--delay: every call of METHOD (e.g. ListContainers) answered MS ms late.\n"
 		     "--flood: RATE events/s from the first subscriber on, for S seconds\n"
 		     "(default: until stopped); churn (default) makes real state changes in\n"
 		     "the pods, repeat sends their current state again.\n"
@@ -100,6 +103,17 @@ static int parse_cgroup_root(const char *s)
 	return 0;
 }
 
+/* "ListContainers:3000" */
+static int parse_delay(const char *s, struct args *a)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(a->delay_method))
+		return -EINVAL;
+	snprintf(a->delay_method, sizeof(a->delay_method), "%.*s", (int)(colon - s), s);
+	return parse_uint(colon + 1, &a->delay_ms);
+}
+
 static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "pods", required_argument, NULL, 'p' },
@@ -109,6 +123,7 @@ static const struct option longopts[] = {
 	{ "flood-seconds", required_argument, NULL, 'S' },
 	{ "flood-kind", required_argument, NULL, 'k' },
 	{ "cgroup-root", required_argument, NULL, 'g' },
+	{ "delay", required_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -125,7 +140,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 {
 	int opt, err = 0;
 
-	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:f:S:k:g:h", longopts, NULL)) != -1) {
+	while (!err && (opt = getopt_long(argc, argv, "s:p:c:e:f:S:k:g:d:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': a->opts.socket_path = optarg; break;
 		case 'p': err = parse_uint(optarg, &a->pods); break;
@@ -141,6 +156,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			err = err || a->flood_s > 86400 ? -EINVAL : 0;
 			break;
 		case 'k': err = parse_kind(optarg, &a->flood.kind); break;
+		case 'd': err = parse_delay(optarg, a); break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL; /* getopt printed why */
 		}
@@ -186,6 +202,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = fakecri__populate(f, a.pods, a.per_pod, true);
+	if (!err && *a.delay_method)
+		err = fakecri__set_fault(f, a.delay_method,
+					 &(struct fakecri_fault){ .delay_ms = a.delay_ms });
+	if (err == -EINVAL) {
+		fprintf(stderr, "fakecri: --delay: no method \"%s\" in the service\n",
+			a.delay_method);
+		fakecri__free(f);
+		return EXIT_USAGE;
+	}
 	if (err < 0) {
 		fprintf(stderr, "fakecri: populate: %s\n", strerror(-err));
 		fakecri__free(f);

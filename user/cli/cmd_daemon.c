@@ -21,6 +21,7 @@
 #include "cri_proxy.h"
 #include "cri_proxy_events.h"
 #include "daemon.h"
+#include "daemon_metrics.h"
 #include "log.h"
 #include "privs.h"
 #include "util.h"
@@ -40,6 +41,9 @@ struct daemon_opts {
 	unsigned long relist_ms, max_watchers, replay;
 	long allow_uid, allow_gid; /* -1: none */
 	bool no_bpf;
+	const char *metrics_address;	 /* NULL: no HTTP listener */
+	struct sockaddr_storage metrics_addr;
+	unsigned long health_ms;
 };
 
 static void usage(FILE *out)
@@ -69,12 +73,18 @@ static void usage(FILE *out)
 		"                            holds kubepods, else memory)\n"
 		"      --max-watchers N      concurrent Watch streams (default %u)\n"
 		"      --replay-buffer N     events kept for Watch to resume from (default %u)\n"
+		"      --metrics-address A   serve /metrics (Prometheus), /healthz and /readyz\n"
+		"                            over HTTP on A: IP:PORT, [IPv6]:PORT or :PORT\n"
+		"                            (default: no HTTP listener)\n"
+		"      --health-threshold MS unhealthy when no relist succeeded for MS\n"
+		"                            (default %u)\n"
 		"  -v, --v N                 log verbosity, 0-10 (default 0)\n"
 		"  -c, --config FILE         options from FILE, one \"key = value\" per line, keys\n"
 		"                            being the long option names (\"no-bpf = true\");\n"
 		"                            options given here win over the file\n"
 		"  -h, --help                this text\n",
-		KPLEG_DEFAULT_SOCKET, d.relist_period_ms, DEFAULT_MAX_WATCHERS, DEFAULT_REPLAY);
+		KPLEG_DEFAULT_SOCKET, d.relist_period_ms, DEFAULT_MAX_WATCHERS, DEFAULT_REPLAY,
+		d.health_threshold_ms);
 }
 
 static int parse_id(const char *opt, const char *val, long *ret)
@@ -88,6 +98,18 @@ static int parse_id(const char *opt, const char *val, long *ret)
 	if (cli_parse_uint(opt, val, UINT_MAX - 1, &v) < 0)
 		return -EINVAL;
 	*ret = (long)v;
+	return 0;
+}
+
+static int parse_metrics_address(const char *arg, struct daemon_opts *o)
+{
+	char why[128];
+
+	if (metrics_address_parse(arg, &o->metrics_addr, why, sizeof(why)) < 0) {
+		fprintf(stderr, "kpleg daemon: invalid --metrics-address \"%s\": %s\n", arg, why);
+		return -EINVAL;
+	}
+	o->metrics_address = arg;
 	return 0;
 }
 
@@ -112,6 +134,8 @@ static int parse_opt(int opt, const char *arg, struct daemon_opts *o)
 	case 'C': return cli_parse_controller("daemon", arg, &o->controller);
 	case 'W': return cli_parse_uint("--max-watchers", arg, 4096, &o->max_watchers);
 	case 'R': return cli_parse_uint("--replay-buffer", arg, MAX_REPLAY, &o->replay);
+	case 'M': return parse_metrics_address(arg, o);
+	case 'H': return cli_parse_uint("--health-threshold", arg, MAX_PERIOD_MS, &o->health_ms);
 	case 'v':
 		if (strcmp(arg, "0") && cli_parse_uint("-v", arg, 10, &v) < 0)
 			return -EINVAL;
@@ -128,7 +152,8 @@ static const struct cli_config_key config_keys[] = {
 	{ .name = "mode", .opt = 'm' }, { .name = "relist-period", .opt = 'p' },
 	{ .name = "no-bpf", .opt = 'B', .boolean = true },
 	{ .name = "cgroup-controller", .opt = 'C' }, { .name = "max-watchers", .opt = 'W' },
-	{ .name = "replay-buffer", .opt = 'R' }, { .name = "v", .opt = 'v' }, { .name = NULL },
+	{ .name = "replay-buffer", .opt = 'R' }, { .name = "metrics-address", .opt = 'M' },
+	{ .name = "health-threshold", .opt = 'H' }, { .name = "v", .opt = 'v' }, { .name = NULL },
 };
 
 /* A config file's value outlives the line it was read from. */
@@ -169,6 +194,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, int *ret_exi
 		{ "cgroup-controller", required_argument, NULL, 'C' },
 		{ "max-watchers", required_argument, NULL, 'W' },
 		{ "replay-buffer", required_argument, NULL, 'R' },
+		{ "metrics-address", required_argument, NULL, 'M' },
+		{ "health-threshold", required_argument, NULL, 'H' },
 		{ "v", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -235,6 +262,8 @@ static int tracker_up(struct daemon *d, const struct daemon_opts *o)
 		cfg.relist_period_ms = (unsigned)o->relist_ms;
 	cfg.disable_bpf = o->no_bpf;
 	cfg.cgroup_controller = o->controller;
+	if (o->health_ms)
+		cfg.health_threshold_ms = (unsigned)o->health_ms;
 	r = kpleg_tracker__new(&cfg, &d->t);
 	if (r == 0)
 		r = kpleg_tracker__subscribe(d->t, daemon_on_event, d, &d->sub);
@@ -332,6 +361,37 @@ static int privs_down(struct daemon *d)
 	return r;
 }
 
+/* --metrics-address: the port is taken before anything starts; served
+ * after the tracker and the proxy, whose state it shows. */
+static int http_bind(const struct daemon_opts *o, int *ret_fd)
+{
+	if (!o->metrics_address)
+		return 0;
+	*ret_fd = metrics_http_listen(&o->metrics_addr);
+	if (*ret_fd >= 0)
+		return 0;
+	fprintf(stderr, "kpleg daemon: cannot serve metrics on %s: %s\n", o->metrics_address,
+		strerror(-*ret_fd));
+	return *ret_fd;
+}
+
+static int http_up(struct daemon *d, const struct daemon_opts *o, int *fd,
+		   struct metrics_http **ret)
+{
+	int r;
+
+	if (!o->metrics_address)
+		return 0;
+	r = daemon_metrics_start(d, TAKE_FD(*fd), ret);
+	if (r < 0)
+		fprintf(stderr, "kpleg daemon: cannot serve metrics on %s: %s\n",
+			o->metrics_address, strerror(-r));
+	else
+		log_info("\"Serving metrics\" address=\"%s\" paths=\"/metrics /healthz /readyz\"",
+			 o->metrics_address);
+	return r;
+}
+
 static void daemon_down(struct daemon *d)
 {
 	proxy_events_close(d->pe);  /* event subscribers end with UNAVAILABLE */
@@ -373,7 +433,8 @@ int cmd_daemon(int argc, char **argv)
 	struct daemon_opts o = { .mode = KPLEG_MODE_AUTO, .socket = KPLEG_DEFAULT_SOCKET,
 				 .allow_uid = -1, .allow_gid = -1 };
 	struct daemon d = { 0 };
-	_cleanup_close_ int sfd = -1;
+	struct metrics_http *http = NULL;
+	_cleanup_close_ int sfd = -1, http_fd = -1;
 	int r, code;
 
 	r = parse_args(argc, argv, &o, &code);
@@ -406,17 +467,22 @@ int cmd_daemon(int argc, char **argv)
 		opts_free(&o);
 		return EXIT_FAIL;
 	}
-	/* The socket first: a second daemon stops here before touching BPF. */
-	r = api_up(&d, &o);
+	/* The sockets first: a second daemon stops here before touching BPF. */
+	r = http_bind(&o, &http_fd);
+	if (r == 0)
+		r = api_up(&d, &o);
 	if (r == 0)
 		r = tracker_up(&d, &o);
 	if (r == 0)
 		r = proxy_up(&d, &o);
 	if (r == 0)
-		r = privs_down(&d);
+		r = http_up(&d, &o, &http_fd, &http);
+	if (r == 0)
+		r = privs_down(&d); /* the HTTP server's thread too */
 	if (r == 0)
 		r = serve(&d, sfd, o.socket);
 	cli_signals_restore();
+	metrics_http__free(http); /* first: it reads the tracker and the proxy */
 	daemon_down(&d);
 	if (r == 0)
 		log_info("\"Stopped\" socket=\"%s\"", o.socket);

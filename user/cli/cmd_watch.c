@@ -208,11 +208,12 @@ static void note_relists(struct health_seen *s, const struct kpleg_health *h)
 {
 	if (!s->relists_failing && h->relist_failures > s->relist_failures) {
 		s->relists_failing = true;
-		log_warn("\"Relist failed, runtime not answering; retrying\" failures=%llu",
+		/* The library logs these at the default level; here only for -v 1. */
+		log_v(1, "\"Relist failed, runtime not answering; retrying\" failures=%llu",
 			 (unsigned long long)h->relist_failures);
 	} else if (s->relists_failing && h->relists > s->relists) {
 		s->relists_failing = false;
-		log_info("\"Relist succeeds again\" failures=%llu",
+		log_v(1, "\"Relist succeeds again\" failures=%llu",
 			 (unsigned long long)h->relist_failures);
 	}
 	s->relists = h->relists;
