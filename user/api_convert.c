@@ -559,6 +559,25 @@ static int check_len(const char *field, const char *s, size_t max, char *err, si
 	return 0;
 }
 
+int api_request_decode(const ProtobufCMessageDescriptor *desc, const void *buf, size_t n,
+		       ProtobufCMessage **ret, char *err, size_t errn)
+{
+	ProtobufCMessage *m;
+
+	/* Requests are small: a large one would only cost memory to decode. */
+	if (n > API_REQUEST_MAX) {
+		invalid(err, errn, "a %s of %zu bytes (at most %d)", desc->name, n, API_REQUEST_MAX);
+		return -EMSGSIZE;
+	}
+	m = protobuf_c_message_unpack(desc, NULL, n, n ? buf : (const void *)"");
+	if (!m) {
+		invalid(err, errn, "the request does not decode as %s", desc->name);
+		return -EBADMSG;
+	}
+	*ret = m;
+	return 0;
+}
+
 #define UID_LEN_MAX ((size_t)KPLEG_ID_MAX - 1)
 #define NAME_LEN_MAX ((size_t)KPLEG_NAME_MAX - 1)
 

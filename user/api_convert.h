@@ -33,6 +33,7 @@
 #define API_SELECTOR_MAX 64	/* label_selector entries */
 #define API_LABEL_LEN_MAX 255	/* bytes in a selector key or value */
 #define API_TYPES_MAX 32	/* WatchRequest.types entries */
+#define API_REQUEST_MAX 65536	/* bytes of one request, checked before decoding */
 
 /* @p as a Pod message in one allocation, borrowing @p's strings (see above).
  * 0, -EINVAL on a state outside the enums, -ENOMEM; *@ret untouched on failure. */
@@ -78,6 +79,12 @@ bool api_pod_matches_watch(const struct kpleg_pod_status *p, const Kpleg__V1__Wa
 /* Watch: namespace, pod_uid and types. */
 bool api_event_matches(const struct kpleg_event *ev, const Kpleg__V1__WatchRequest *req);
 
+/* Decodes a request of @n bytes as @desc into *@ret (free with
+ * protobuf_c_message_free_unpacked(*ret, NULL)): 0, -EMSGSIZE past
+ * API_REQUEST_MAX bytes (checked before decoding), -EBADMSG when it does not
+ * decode; @err says which. Validate the result with api_validate_*(). */
+int api_request_decode(const ProtobufCMessageDescriptor *desc, const void *buf, size_t n,
+		       ProtobufCMessage **ret, char *err, size_t errn);
 int api_validate_list_pods(const Kpleg__V1__ListPodsRequest *r, char *err, size_t n);
 /* Also rejects min_observed_mono_ns later than the daemon's CLOCK_MONOTONIC now. */
 int api_validate_get_pod(const Kpleg__V1__GetPodRequest *r, char *err, size_t n);

@@ -13,8 +13,7 @@ struct cache *cache__new(void)
 
 	if (!c)
 		return NULL;
-	c->tomb = calloc(TOMBSTONES, sizeof(*c->tomb));
-	if (!c->tomb || htab_init(&c->pods) < 0 || htab_init(&c->sandboxes) < 0 ||
+	if (htab_init(&c->pods) < 0 || htab_init(&c->sandboxes) < 0 ||
 	    htab_init(&c->containers) < 0 || htab_init(&c->removed) < 0) {
 		cache__free(c);
 		return NULL;
@@ -83,8 +82,13 @@ bool cache_is_removed(struct cache *c, const char *id)
 
 void cache_bury(struct cache *c, const char *id)
 {
-	struct tombstone *t = &c->tomb[c->tomb_next];
+	struct tombstone *t;
 
+	/* The ring (~700 KiB) comes with the first removal. Out of memory, the
+	 * id is not remembered (as for an id longer than a slot). */
+	if (!c->tomb && !(c->tomb = calloc(TOMBSTONES, sizeof(*c->tomb))))
+		return;
+	t = &c->tomb[c->tomb_next];
 	if (strlen(id) >= sizeof(t->id) || cache_is_removed(c, id))
 		return;
 	if (t->node.key)

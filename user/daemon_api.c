@@ -24,11 +24,10 @@ static int unpack(struct rpc_call *c, const ProtobufCMessageDescriptor *desc,
 {
 	size_t n;
 	const void *buf = rpc_call_request(c, &n);
+	char err[128];
 
-	*ret = protobuf_c_message_unpack(desc, NULL, n, buf);
-	if (!*ret) {
-		rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "kpleg: the request does not decode "
-			      "as %s", desc->name);
+	if (api_request_decode(desc, buf, n, ret, err, sizeof(err)) < 0) {
+		rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "kpleg: %s", err);
 		return -EINVAL;
 	}
 	return 0;

@@ -15,7 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "cgroup_path.h"
+#include "hint_decode.h"
 #include "hints.h"
 #include "log.h"
 #include "tracker_internal.h"
@@ -40,13 +40,14 @@ static void count_unresolved(struct kpleg_tracker *t)
 /* Resolves @path and posts the hint; 0 (a hint that is not ours is no error). */
 static int post_hint(struct kpleg_tracker *t, const struct kpleg_hint *hint, const char *path)
 {
-	struct cgroup_ref ref = { 0 };
 	struct kpleg_cg_state st;
+	struct hint_msg hm;
+	char uid[KPLEG_ID_MAX];
+	bool unknown;
 	struct msg *m;
 
-	if (cgroup_path_resolve(path, strlen(path), &ref) < 0 || ref.kind == CG_NONE ||
-	    ref.kind == CG_CONMON) {
-		if (ref.unknown_shape)
+	if (hint_resolve(hint, path, uid, &hm, &unknown) < 0) {
+		if (unknown)
 			count_unresolved(t);
 		return 0;
 	}
@@ -54,20 +55,11 @@ static int post_hint(struct kpleg_tracker *t, const struct kpleg_hint *hint, con
 	if (!m)
 		return 0; /* the relist covers it */
 	m->ns = now_mono_ns();
-	snprintf(m->uid, sizeof(m->uid), "%s", ref.pod_uid);
-	snprintf(m->hint.id, sizeof(m->hint.id), "%s", ref.id);
-	m->hint.kind = ref.kind == CG_POD ? HINT_KIND_POD
-		       : ref.sub	  ? HINT_KIND_SUB
-					  : HINT_KIND_OBJECT;
-	m->hint.type = hint->type;
-	m->hint.kernel_ns = hint->ts_ns;
-	m->hint.exit_code = hint->exit_code;
-	m->hint.oom = hint->type == HINT_OOM;
-	/* A STARTED hint's time is the first exec; an exit needs the map for
-	 * the OOM count and the start (its ring record has neither). */
-	if (hint->type == HINT_STARTED)
-		m->hint.first_exec_ns = hint->ts_ns;
-	else if (hint->type == HINT_EXITED && hints__lookup(t->hints, hint->cgid, &st) == 0) {
+	snprintf(m->uid, sizeof(m->uid), "%s", uid);
+	m->hint = hm;
+	/* An exit needs the map for the OOM count and the start (its ring
+	 * record has neither). */
+	if (hint->type == HINT_EXITED && hints__lookup(t->hints, hint->cgid, &st) == 0) {
 		m->hint.oom |= st.oom > 0;
 		m->hint.first_exec_ns = st.first_exec_ns;
 	}

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf_features.h"
+#include "hint_decode.h"
 #include "hints.h"
 #include "hints.skel.h"
 #include "log.h"
@@ -473,14 +474,9 @@ static int on_sample(void *ctx, void *data, size_t size)
 	struct hints *h = ctx;
 	struct kpleg_hint_created c;
 
-	if (size < sizeof(c.hint))
-		return 0;
-	memcpy(&c.hint, data, sizeof(c.hint));
+	if (hint_record_decode(data, size, &c) < 0)
+		return 0; /* short record: not from our programs */
 	if (c.hint.type == HINT_CGROUP_CREATED) {
-		if (size < sizeof(c))
-			return 0;
-		memcpy(&c, data, sizeof(c));
-		c.path[sizeof(c.path) - 1] = '\0';
 		if (c.path_flags & KPLEG_PATH_TRUNCATED) {
 			log_v(1, "\"hints: cgroup path too long, not kept\" cgid=%llu",
 			      (unsigned long long)c.hint.cgid);

@@ -68,6 +68,13 @@ typedef int (*cli_config_apply)(int opt, const char *val, void *ctx);
  * line naming the file, line, key and value. */
 int cli_config_load(const char *cmd, const char *path, const struct cli_config_key *keys,
 		    cli_config_apply apply, void *ctx);
+/* The same from @buf[0..len) (at most 64 KiB, lines of at most 1024 bytes
+ * with the newline, no NUL), errors written to @err; @path names the source
+ * in them. cli_config_load reads the file and calls this (the fuzz target
+ * tests/fuzz/fuzz_config.c calls it directly). */
+int cli_config_parse(const char *cmd, const char *path, const char *buf, size_t len,
+		     const struct cli_config_key *keys, cli_config_apply apply, void *ctx,
+		     FILE *err);
 
 /* One getopt_long pass over a subcommand's arguments: -h prints usage (exit
  * 0), a bad option or a stray argument is one line (exit 2), every other
