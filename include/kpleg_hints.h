@@ -8,7 +8,7 @@
  * per CPU) the reader reconciles from the map. Fixed-width fields only, no
  * pointers: the same layout on both sides of the ring.
  *
- * Ring records: HINT_CGROUP_CREATED is a struct kpleg_hint_created (584
+ * Ring records: HINT_CGROUP_CREATED is a struct kpleg_hint_created (568
  * bytes: the struct kpleg_hint first, then the cgroup's path); every other
  * type is a bare struct kpleg_hint (48 bytes). Read `type` from the first
  * 48 bytes, then the record's size tells the rest.

@@ -129,6 +129,19 @@ for bad in "bogus = 1:unknown key \"bogus\"" "no-bpf = yes:key \"no-bpf\": inval
     check "config \"${bad%%:*}\": exit 2 naming file, line and key" \
         bash -c "[[ $rc -eq 2 ]] && grep -qF -- '${bad#*:}' '$tmp/bad.out' && grep -q 'bad.conf:1' '$tmp/bad.out'"
 done
+# Bounds (docs/DESIGN.md "Bounds on input"): each past-the-bound file is one
+# clear line and exit 2.
+{ printf 'v = 0\nsocket = '; head -c 1100 /dev/zero | tr '\0' x; echo; } >"$tmp/long.conf"
+printf 'v = 0\nmode = au\0to\n' >"$tmp/nul.conf"
+for i in $(seq 33); do echo "v = 1"; done >"$tmp/many.conf"
+head -c 70000 /dev/zero | tr '\0' '#' >"$tmp/big.conf"
+for bad in "long.conf:long.conf:2: line longer than 1024 bytes" "nul.conf:nul.conf:2: NUL byte in the line" \
+           "many.conf:more than 32 values in the config file" "big.conf:big.conf is not a regular file of at most 65536 bytes"; do
+    rc=0
+    "$KPLEG" daemon -c "$tmp/${bad%%:*}" >"$tmp/bad.out" 2>&1 || rc=$?
+    check "config ${bad%%:*}: exit 2 with \"${bad#*:}\"" \
+        bash -c "[[ $rc -eq 2 ]] && grep -qF -- '${bad#*:}' '$tmp/bad.out'"
+done
 
 echo "daemon_test: $fails failure(s)"
 [[ $fails -eq 0 ]]

@@ -11,12 +11,16 @@
 #include <string.h>
 
 #include "cri.h"
+#include "kpleg/kpleg.h"
 
-/* Bounds on what a runtime may send us. A container id is 64 hex characters in
- * every runtime we know; leave room for others, refuse the absurd. */
-#define CRI_MAX_ID_LEN 256
+/* Bounds on what a runtime may send us (docs/DESIGN.md "Bounds on input"). A
+ * container id is 64 hex characters in every runtime we know; leave room for
+ * others, refuse the absurd. Ids and UIDs must fit kpleg's own fixed buffers
+ * (KPLEG_ID_MAX), as in the relist's list reader (cri_listview.c). */
+#define CRI_MAX_ID_LEN (KPLEG_ID_MAX - 1)
 #define CRI_MAX_NAME_LEN 1024
 #define CRI_MAX_LABELS 1024
+#define CRI_MAX_EVENT_STATUSES 1024 /* containers_statuses of one event */
 
 static int invalid(char *why, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -164,6 +168,9 @@ int cri_validate_event(const Runtime__V1__ContainerEventResponse *ev, char *why,
 			       ev->container_event_type);
 	if (ev->created_at < 0)
 		return invalid(why, n, "event for %.64s: negative timestamp", ev->container_id);
+	if (ev->n_containers_statuses > CRI_MAX_EVENT_STATUSES)
+		return invalid(why, n, "event for %.64s: %zu container statuses (at most %d)",
+			       ev->container_id, ev->n_containers_statuses, CRI_MAX_EVENT_STATUSES);
 	if (ev->pod_sandbox_status &&
 	    (r = cri_validate_sandbox_status(ev->pod_sandbox_status, why, n)) < 0)
 		return r;

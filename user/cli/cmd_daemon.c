@@ -162,7 +162,11 @@ static int apply_config(int opt, const char *val, void *ctx)
 	struct daemon_opts *o = ctx;
 	char *copy;
 
-	if (o->n_owned == MAX_OWNED || !(copy = strdup(val)))
+	if (o->n_owned == MAX_OWNED) {
+		fprintf(stderr, "kpleg daemon: more than %d values in the config file\n", MAX_OWNED);
+		return -E2BIG;
+	}
+	if (!(copy = strdup(val)))
 		return -ENOMEM;
 	o->owned[o->n_owned++] = copy;
 	return parse_opt(opt, copy, o);
