@@ -231,6 +231,52 @@ static void test_truncations_and_corruptions(void **state)
 	free(buf);
 }
 
+/* A metadata submessage given twice merges, as protobuf-c merges it: the
+ * second one without a name keeps the first's (found by tests/fuzz/fuzz_cri:
+ * the reader used to reset the name and reject the reply). */
+static void test_metadata_twice(void **state)
+{
+	struct ctr x;
+	struct cri_list_view *v = view_new();
+	Runtime__V1__ListContainersResponse *full;
+	/* Field 3 (metadata) once more, after the container's own: { attempt: 7 }. */
+	static const uint8_t extra[] = { 0x1a, 0x02, 0x10, 0x07 };
+	uint8_t *item, *buf;
+	size_t n, len = 0;
+	char why[200];
+
+	make_ctr(&x, 0, "u");
+	n = runtime__v1__container__get_packed_size(&x.c);
+	item = malloc(n + sizeof(extra));
+	runtime__v1__container__pack(&x.c, item);
+	memcpy(item + n, extra, sizeof(extra));
+	n += sizeof(extra);
+	/* ListContainersResponse { containers (1): item } */
+	buf = malloc(n + 8);
+	buf[len++] = 0x0a;
+	for (size_t k = n; ; k >>= 7) {
+		buf[len++] = (uint8_t)((k & 0x7f) | (k >= 0x80 ? 0x80 : 0));
+		if (k < 0x80)
+			break;
+	}
+	memcpy(buf + len, item, n);
+	len += n;
+	free(item);
+	item = buf;
+	buf = NULL;
+	full = runtime__v1__list_containers_response__unpack(NULL, len, item);
+	assert_non_null(full);
+	assert_string_equal(full->containers[0]->metadata->name, "c0");
+	assert_int_equal(full->containers[0]->metadata->attempt, 7);
+	assert_int_equal(lv_parse_containers(item, len, v, why, sizeof(why)), 0);
+	assert_int_equal(v->n_containers, 1);
+	assert_string_equal(v->containers[0].name, "c0");
+	runtime__v1__list_containers_response__free_unpacked(full, NULL);
+	cri_list_view_free(v);
+	free(item);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_sandboxes_roundtrip),
 		cmocka_unit_test(test_containers_invalid),
 		cmocka_unit_test(test_truncations_and_corruptions),
+		cmocka_unit_test(test_metadata_twice),
 	};
 
 	return cmocka_run_group_tests_name("listview", tests, NULL, NULL);

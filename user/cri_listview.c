@@ -8,10 +8,11 @@
 
 #include "cri_internal.h"
 #include "cri_listview.h"
+#include "kpleg/kpleg.h"
 #include "pb_grpc.h"
 
 /* Bounds as in cri_validate.c. */
-#define LV_MAX_ID 128
+#define LV_MAX_ID (KPLEG_ID_MAX - 1)
 #define LV_MAX_NAME 1024
 #define LV_MAX_LABELS 1024
 #define POOL_CHUNK 65536
@@ -217,7 +218,9 @@ static int parse_container_meta(struct rd *r, struct cri_list_view *v, struct lv
 
 	if ((e = rd_enter(r, &outer)) < 0)
 		return e;
-	c->name = "";
+	/* A submessage given twice merges (protobuf): keep what the first set. */
+	if (!c->name)
+		c->name = "";
 	FIELDS(r, field, wt, {
 		e = field == 1 && wt == WT_LEN ? rd_str(r, v, LV_MAX_NAME, &c->name)
 					       : skip_field(r, wt);
@@ -265,7 +268,8 @@ static int parse_sandbox_meta(struct rd *r, struct cri_list_view *v, struct lv_s
 
 	if ((e = rd_enter(r, &outer)) < 0)
 		return e;
-	sb->name = sb->uid = sb->namespace_ = "";
+	if (!sb->name)
+		sb->name = sb->uid = sb->namespace_ = "";
 	FIELDS(r, field, wt, {
 		if (field == 1 && wt == WT_LEN)
 			e = rd_str(r, v, LV_MAX_NAME, &sb->name);
@@ -428,8 +432,8 @@ int lv_parse_containers(const uint8_t *data, size_t len, struct cri_list_view *v
 /* Parses @bb (NULL: an empty reply) in place, slice by slice. The reader and
  * the slice references live until the parse is done (a compressed message's
  * slices belong to the reader). */
-static int parse_bb(grpc_byte_buffer *bb, bool containers, struct cri_list_view *v, char *why,
-		    size_t n)
+int lv_parse_bb(grpc_byte_buffer *bb, bool containers, struct cri_list_view *v, char *why,
+		size_t n)
 {
 	grpc_byte_buffer_reader reader;
 	grpc_slice *slices = NULL;
@@ -488,7 +492,7 @@ static int list_one(struct cri_client *c, const char *method, const ProtobufCMes
 
 	if (r < 0)
 		return r;
-	r = parse_bb(bb, containers, v, why, sizeof(why));
+	r = lv_parse_bb(bb, containers, v, why, sizeof(why));
 	if (bb)
 		grpc_byte_buffer_destroy(bb);
 	if (r == -EPROTO || r == -E2BIG)

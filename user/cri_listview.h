@@ -11,8 +11,11 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <grpc/byte_buffer.h>
 
 #include "cri.h"
 
@@ -45,3 +48,7 @@ int lv_parse_sandboxes(const uint8_t *data, size_t len, struct cri_list_view *v,
 		       size_t n);
 int lv_parse_containers(const uint8_t *data, size_t len, struct cri_list_view *v, char *why,
 			size_t n);
+/* The reply as gRPC hands it over (any number of slices; NULL: empty), as
+ * cri_list_view reads it; -EMSGSIZE past KPLEG_MAX_MSG_SIZE. */
+int lv_parse_bb(grpc_byte_buffer *bb, bool containers, struct cri_list_view *v, char *why,
+		size_t n);
