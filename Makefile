@@ -270,4 +270,42 @@ $(BUILD)/upstream-cri: $(UPCRI_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(UPCRI_LIBS) -o $@
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+# ---- fuzz: libFuzzer targets (tests/fuzz/*.c) ----------------------------------
+# Built with clang (-fsanitize=fuzzer,address,undefined) into build/fuzz, with
+# their own clang objects of the library (build/fuzz/obj), so the gcc build is
+# untouched; generated headers come from $(GEN). `make fuzz` runs each target
+# for FUZZ_SECONDS on a scratch copy of tests/fuzz/corpus/<target>/
+# (scripts/fuzz.sh) and fails on any finding.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wno-unused-parameter $(FUZZ_SAN) \
+	-Iinclude -Iuser -Iuser/cli -I$(GEN) $(PKG_CFLAGS)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS) user/cli/config_file.c) \
+	$(patsubst $(GEN)/%.c,$(FUZZ_BUILD)/obj/gen/%.o,$(PROTO_C))
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(PROTO_H) $(SKELS) $(DEPS_STAMP)
+	$(call msg,CLANG,$<)
+	$(Q)mkdir -p $(dir $@) && $(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H)
+	$(call msg,CLANG,$<)
+	$(Q)mkdir -p $(dir $@) && $(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libkpleg-fuzz.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libkpleg-fuzz.a
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libkpleg-fuzz.a \
+		$(LDLIBS) -o $@
+
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
