@@ -181,12 +181,15 @@ static int rd_enter(struct rd *r, uint64_t *outer)
 		body                                                                     \
 	}
 
-/* A map entry: the value of key @want, else NULL. */
+/* A map entry: the value of key @want ("" if the entry has none), else
+ * *@ret untouched. Fields may come in any order and repeat (the last wins,
+ * as in protobuf-c), so the value is read once the key is known. */
 static int parse_label(struct rd *r, struct cri_list_view *v, const char *want,
 		       const char **ret)
 {
 	char key[64] = "";
-	const char *val = NULL;
+	struct rd val;
+	bool has_val = false;
 	int field, wt, e = 0;
 	uint64_t outer, n;
 
@@ -196,17 +199,28 @@ static int parse_label(struct rd *r, struct cri_list_view *v, const char *want,
 		if (field == 1 && wt == WT_LEN) {
 			if ((e = rd_varint(r, &n)) < 0)
 				return e;
-			e = n < sizeof(key) ? rd_copy(r, n, key) : rd_skip(r, n);
-		} else if (field == 2 && wt == WT_LEN && !strcmp(key, want)) {
-			e = rd_str(r, v, LV_MAX_ID, &val);
+			if (n < sizeof(key)) {
+				e = rd_copy(r, n, key);
+			} else {
+				key[0] = 0; /* longer than any key we look for */
+				e = rd_skip(r, n);
+			}
+		} else if (field == 2 && wt == WT_LEN) {
+			val = *r;
+			has_val = true;
+			e = skip_field(r, wt);
 		} else {
 			e = skip_field(r, wt);
 		}
 		if (e < 0)
 			return e;
 	})
-	if (val && !strcmp(key, want))
-		*ret = val;
+	if (!strcmp(key, want)) {
+		if (!has_val)
+			*ret = "";
+		else if ((e = rd_str(&val, v, LV_MAX_ID, ret)) < 0)
+			return e;
+	}
 	r->left = outer;
 	return 0;
 }

@@ -66,6 +66,18 @@ static void on_event(void *ctx, struct kpleg_event *ev)
 	st->events++;
 }
 
+/* The io.kubernetes.pod.uid label as the full decoder has it (the last
+ * entry with the key wins), or NULL. */
+static const char *uid_label(const Runtime__V1__Container *c)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < c->n_labels; i++)
+		if (!strcmp(c->labels[i]->key, "io.kubernetes.pod.uid"))
+			v = c->labels[i]->value;
+	return v;
+}
+
 /* The payload as gRPC would hand it: 1-3 slices, cut where @flags says. */
 static grpc_byte_buffer *buffer(const uint8_t *p, size_t n, uint8_t flags)
 {
@@ -124,14 +136,30 @@ static void list(const uint8_t *p, size_t n, uint8_t flags, bool containers)
 
 		for (size_t i = 0; full == 0 && i < r->n_containers; i++)
 			full = cri_validate_container(r->containers[i], why, sizeof(why));
-		/* What the full decoder accepts, the wire reader reads alike. */
-		if (full == 0) {
+		/* What the full decoder accepts, the wire reader reads alike, but
+		 * for a pod UID label too long for an id (-E2BIG). */
+		if (full == 0 && lv == -E2BIG) {
+			bool long_uid = false;
+
+			for (size_t i = 0; i < r->n_containers; i++)
+				long_uid |= strlen(uid_label(r->containers[i]) ?: "") >
+					    KPLEG_ID_MAX - 1;
+			CHECK(long_uid);
+		} else if (full == 0) {
 			CHECK(lv == 0 && v->n_containers == r->n_containers);
+			for (size_t i = 0; i < r->n_containers; i++) {
+				const char *a = v->containers[i].pod_uid_label;
+				const char *b = uid_label(r->containers[i]);
+
+				CHECK(a ? b && !strcmp(a, b) : !b);
+			}
 			for (size_t i = 0; i < r->n_containers; i++)
 				CHECK(!strcmp(v->containers[i].id, r->containers[i]->id) &&
 				      !strcmp(v->containers[i].sandbox_id,
 					      r->containers[i]->pod_sandbox_id) &&
-				      v->containers[i].state == (int)r->containers[i]->state);
+				      v->containers[i].state == (int)r->containers[i]->state &&
+				      !strcmp(v->containers[i].name,
+					      r->containers[i]->metadata->name));
 		}
 	} else if (full == 0) {
 		Runtime__V1__ListPodSandboxResponse *r = (void *)m;
@@ -143,7 +171,10 @@ static void list(const uint8_t *p, size_t n, uint8_t flags, bool containers)
 			for (size_t i = 0; i < r->n_items; i++)
 				CHECK(!strcmp(v->sandboxes[i].id, r->items[i]->id) &&
 				      !strcmp(v->sandboxes[i].uid, r->items[i]->metadata->uid) &&
-				      v->sandboxes[i].state == (int)r->items[i]->state);
+				      v->sandboxes[i].state == (int)r->items[i]->state &&
+				      !strcmp(v->sandboxes[i].name, r->items[i]->metadata->name) &&
+				      !strcmp(v->sandboxes[i].namespace_,
+					      r->items[i]->metadata->namespace_));
 		}
 	}
 	pb_arena_free(m);
