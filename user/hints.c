@@ -363,6 +363,11 @@ static int seed_one(struct hints *h, const char *path, uint64_t pid, uint32_t le
 	if (err == -ENOMEM)
 		return err;
 	err = 0;
+	/* Below a path too long to keep, no path can be kept either: stop here,
+	 * which also bounds the recursion (PATH_MAX-sized frames) to
+	 * KPLEG_PATH_MAX / 2 levels, however deep a hostile tree goes. */
+	if (strlen(rel) >= KPLEG_PATH_MAX)
+		return 0;
 	/* Children inherit from here. */
 	DIR *d = opendir(path);
 	struct dirent *de;
