@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target: the daemon's config file parser (user/cli/config_file.c,
- * cli_config_parse) on any bytes. The keys are kpleg daemon's; the apply
+ * cli_config_parse) on any bytes. The keys are kpleg daemon's (kept in step
+ * with cmd_daemon.c's config_keys by hand); the apply
  * callback checks each value the way the options do (a number, a mode, a
  * controller) without the daemon's side effects, and refuses some, so that
  * every error path runs. Error lines go to /dev/null.
@@ -28,7 +29,8 @@ static const struct cli_config_key keys[] = {
 	{ .name = "mode", .opt = 'm' }, { .name = "relist-period", .opt = 'p' },
 	{ .name = "no-bpf", .opt = 'B', .boolean = true },
 	{ .name = "cgroup-controller", .opt = 'C' }, { .name = "max-watchers", .opt = 'W' },
-	{ .name = "replay-buffer", .opt = 'R' }, { .name = "v", .opt = 'v' }, { .name = NULL },
+	{ .name = "replay-buffer", .opt = 'R' }, { .name = "metrics-address", .opt = 'M' },
+	{ .name = "health-threshold", .opt = 'H' }, { .name = "v", .opt = 'v' }, { .name = NULL },
 };
 
 struct seen {
@@ -57,7 +59,7 @@ static int apply(int opt, const char *val, void *ctx)
 	s->applied++;
 	s->bytes += n;
 	switch (opt) {
-	case 'U': case 'G': case 'p': case 'W': case 'R': case 'v':
+	case 'U': case 'G': case 'p': case 'W': case 'R': case 'H': case 'v':
 		return number(val);
 	case 'm':
 		return kpleg_mode_parse(val, &mode);

@@ -134,6 +134,8 @@ no-bpf = false
 cgroup-controller = memory
 max-watchers = 64
 replay-buffer = 4096
+metrics-address = 127.0.0.1:9100
+health-threshold = 180000
 v = 2
 EOF
 printf 'mode=evented\r\n\tno-bpf =  true \n\n   # comment\nv = 0' > "$D/crlf-tabs-no-final-newline"
