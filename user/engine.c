@@ -357,10 +357,11 @@ static void on_stream_state(struct kpleg_tracker *t, struct msg *m)
 			 t->cfg.relist_period_evented_ms);
 	else if (m->stream == STREAM_DOWN && was_up)
 		log_warn("\"CRI event stream broke; relisting now and every %u ms until it "
-			 "is back\" err=%d", t->cfg.relist_period_ms, m->err);
+			 "is back\" err=%d", (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC),
+			 m->err);
 	else if (m->stream == STREAM_DOWN && !t->stream_down_logged)
 		log_warn("\"CRI event stream cannot be opened; relisting every %u ms until it "
-			 "is\" err=%d", t->cfg.relist_period_ms, m->err);
+			 "is\" err=%d", (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC), m->err);
 	/* One line per outage, not one per reconnection attempt. */
 	t->stream_down_logged = m->stream == STREAM_DOWN;
 	/* Anything may have happened while the stream was not there. */
