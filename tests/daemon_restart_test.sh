@@ -237,5 +237,6 @@ check "follower 2: seq strictly increasing" jqe "$tmp/f2.json" \
 stop_bg "$d2" TERM
 check "daemon 2: SIGTERM, exit 0" test "$rc" -eq 0
 
+check "no sanitizer report in any log" bash -c "! grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$tmp'/*.log"
 echo "daemon_restart_test: $fails failure(s)"
 [[ $fails -eq 0 ]]

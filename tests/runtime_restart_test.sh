@@ -220,5 +220,6 @@ run_case() { # LABEL VERSION ENDPOINT EVENTS(yes|no)
 run_case cd17 1.7 "$KPLEG_TEST_RR17" yes
 run_case cd16 1.6 "$KPLEG_TEST_RR16" no
 
+check "no sanitizer report in any log" bash -c "! grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$tmp'/*.log"
 echo "runtime_restart_test: $fails failure(s)"
 [[ $fails -eq 0 ]]
