@@ -105,11 +105,11 @@ f1=$bg_pid
 read -r sb uid < <("$PODCTL" -r "$EP" pod "restart-$$" --namespace "$NS" --qos burstable)
 cg=/kubepods/burstable/pod$uid
 mk() { "$PODCTL" -r "$EP" ctr "$sb" "$1" --qos burstable -- "${@:2}"; }
-keep=$(mk keep sleep 3600)
+stay=$(mk keep sleep 3600)
 doomed=$(mk doomed sleep 3600)
 gone=$(mk gone sleep 3600)
-for c in "$keep" "$doomed" "$gone"; do "$PODCTL" -r "$EP" start "$c"; done
-for c in "$keep" "$doomed" "$gone"; do
+for c in "$stay" "$doomed" "$gone"; do "$PODCTL" -r "$EP" start "$c"; done
+for c in "$stay" "$doomed" "$gone"; do
     must "follower 1: ${c:0:12} started" wait_for 15 has_event "$tmp/f1.json" ContainerStarted container_id "$c"
 done
 # Epochs are u64 (ns): jq would round them to a double, so grep them.
@@ -164,7 +164,7 @@ same_as_runtime() {
 }
 check "ListPods matches the runtime" wait_for 15 same_as_runtime
 diff "$tmp/runtime.txt" "$tmp/daemon.txt" | sed 's/^/    /' || true
-want=$(printf '%s\n' "$sb Ready" "$keep Running -" "$born Running -" "$doomed Exited 137" "$born3 Exited 3" | sort)
+want=$(printf '%s\n' "$sb Ready" "$stay Running -" "$born Running -" "$doomed Exited 137" "$born3 Exited 3" | sort)
 check "the runtime says: keep, born running; doomed exited 137; born3 exited 3; gone absent" \
     test "$(cat "$tmp/runtime.txt")" = "$want"
 resync_says_want() { [[ "$(resync_view "$tmp/f2.json")" == "$want" ]]; }
@@ -177,7 +177,7 @@ jqf -r '[.seq, .type, .source, (.container_id // .sandbox_id)[0:12], (.exit_code
     "$tmp/fresh.json" | sed 's/^/      /'
 check "first sync: keep and born ContainerStarted, once each, nothing else" jqe "$tmp/fresh.json" '
     (map(select(.container_id == $k or .container_id == $b)) | map(.type) | sort) ==
-        ["ContainerStarted", "ContainerStarted"]' --arg k "$keep" --arg b "$born"
+        ["ContainerStarted", "ContainerStarted"]' --arg k "$stay" --arg b "$born"
 check "first sync: doomed ContainerDied 137, born3 ContainerDied 3, once each, nothing else" jqe "$tmp/fresh.json" '
     (map(select(.container_id == $d)) | length == 1 and .[0].type == "ContainerDied" and .[0].exit_code == 137) and
     (map(select(.container_id == $b3)) | length == 1 and .[0].type == "ContainerDied" and .[0].exit_code == 3)' \
@@ -196,7 +196,7 @@ check "follower 2: born's ContainerDied 137" wait_for 15 jqe "$tmp/f2.json" \
 rm_sb=$sb
 sb=
 check "follower 2: SandboxRemoved" wait_for 20 has_event "$tmp/f2.json" SandboxRemoved sandbox_id "$rm_sb"
-for c in "$keep" "$doomed" "$born" "$born3"; do
+for c in "$stay" "$doomed" "$born" "$born3"; do
     check "follower 2: ${c:0:12} removed" wait_for 20 has_event "$tmp/f2.json" ContainerRemoved container_id "$c"
 done
 sleep 1.5 # late duplicates would show up here
@@ -219,13 +219,13 @@ check "follower 2: no event repeats a state the Resync snapshot showed" jqe "$tm
      | from_entries) as $shown |
     all(.[] | select(.seq and .seq > $r.seq and .type != "Resync");
         $shown[.container_id // .sandbox_id] != .type)'
-for c in "keep:$keep" "doomed:$doomed" "born:$born" "born3:$born3"; do
+for c in "keep:$stay" "doomed:$doomed" "born:$born" "born3:$born3"; do
     for t in ContainerCreated ContainerStarted ContainerDied ContainerRemoved ContainerConfirmed; do
         check "follower 2: ${c%%:*}: $t at most once" test "$(count "$tmp/f2.json" "$t" container_id "${c#*:}")" -le 1
     done
     check "follower 2: ${c%%:*}: ContainerRemoved exactly once" count_is "$tmp/f2.json" ContainerRemoved container_id "${c#*:}" 1
 done
-check "follower 2: keep's ContainerDied exactly once (the pod's stop)" count_is "$tmp/f2.json" ContainerDied container_id "$keep" 1
+check "follower 2: keep's ContainerDied exactly once (the pod's stop)" count_is "$tmp/f2.json" ContainerDied container_id "$stay" 1
 check "follower 2: born's ContainerDied exactly once (killed after the restart)" count_is "$tmp/f2.json" ContainerDied container_id "$born" 1
 for t in SandboxNotReady SandboxRemoved; do
     check "follower 2: $t exactly once" count_is "$tmp/f2.json" "$t" sandbox_id "$rm_sb" 1
