@@ -77,6 +77,15 @@ line_of() { # FILE TYPE CID
     jqf -c --arg t "$2" --arg id "$3" 'select(.type == $t and .container_id == $id)' "$1" | head -n 1
 }
 n_lines() { grep -c -- "$2" "$1" || true; } # FILE PATTERN
+# podctl against a containerd that has just restarted: it can be slow to
+# accept a new connection (seen: no SETTINGS frame in time), so retry.
+pc() { # ENDPOINT ARGS...
+    local tries=5
+    until "$PODCTL" -r "$@"; do
+        ((--tries > 0)) || return 1
+        sleep 1
+    done
+}
 
 run_case() { # LABEL VERSION ENDPOINT EVENTS(yes|no)
     local label=$1 ver=$2 ep=$3 events=$4
@@ -140,7 +149,7 @@ run_case() { # LABEL VERSION ENDPOINT EVENTS(yes|no)
     check "$label: victim's exit confirmed after the restart" \
         wait_for "$RECOVER_S" has_event "$json" ContainerConfirmed container_id "$victim"
     echo "    relists, stream and confirmation back $(awk -v a="$t_ready" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}') s after containerd was ready"
-    read -r st code reason < <("$PODCTL" -r "$ep" status "$victim")
+    read -r st code reason < <(pc "$ep" status "$victim")
     echo "    runtime's status of victim after the restart: $st $code $reason"
     died=$(line_of "$json" ContainerDied "$victim")
     conf=$(line_of "$json" ContainerConfirmed "$victim")
@@ -155,8 +164,8 @@ run_case() { # LABEL VERSION ENDPOINT EVENTS(yes|no)
     fi
 
     # ---- a container after the restart
-    after=$("$PODCTL" -r "$ep" ctr "$sb" after --qos burstable -- sh -c 'sleep 0.3; exit 3')
-    "$PODCTL" -r "$ep" start "$after"
+    after=$(pc "$ep" ctr "$sb" after --qos burstable -- sh -c 'sleep 0.3; exit 3')
+    pc "$ep" start "$after"
     check "$label: container started after the restart: ContainerDied exit 3" \
         wait_for 20 jqe "$json" 'any(.type == "ContainerDied" and .container_id == $id and .exit_code == 3)' \
         --arg id "$after"
@@ -167,8 +176,8 @@ run_case() { # LABEL VERSION ENDPOINT EVENTS(yes|no)
     fi
 
     # ---- tear down, then count
-    "$PODCTL" -r "$ep" stopp "$sb" >/dev/null
-    "$PODCTL" -r "$ep" rmp "$sb" >/dev/null
+    pc "$ep" stopp "$sb" >/dev/null
+    pc "$ep" rmp "$sb" >/dev/null
     live=()
     check "$label: SandboxRemoved seen" wait_for 20 has_event "$json" SandboxRemoved sandbox_id "$sb"
     for c in "$victim" "$bystander" "$after"; do
