@@ -4,6 +4,12 @@
 #   scripts/containerd.sh start 1.6|1.7 [--name N]   last output line: socket path
 #   scripts/containerd.sh stop  1.6|1.7 [--name N]
 #   scripts/containerd.sh stop-all
+#   scripts/containerd.sh daemon-stop  1.6|1.7 [--name N]
+#   scripts/containerd.sh daemon-start 1.6|1.7 [--name N]   last output line: socket path
+#
+# daemon-stop/daemon-start stop and start the containerd daemon of a running
+# instance alone: its containers, shims, root and state stay, so a test can
+# restart the runtime under a tracker (containerd reconnects to the shims).
 #
 # 1.6 = Debian bookworm's /usr/bin/containerd; 1.7 = trixie's, unpacked by
 # scripts/install-deps.sh into .deps/containerd-1.7 (its own shim first in PATH).
@@ -36,6 +42,7 @@ usage() {
 usage: scripts/containerd.sh start 1.6|1.7 [--name N]
        scripts/containerd.sh stop  1.6|1.7 [--name N]
        scripts/containerd.sh stop-all
+       scripts/containerd.sh daemon-stop|daemon-start 1.6|1.7 [--name N]
 EOF
     exit 2
 }
@@ -485,6 +492,55 @@ cmd_stop() {
     log "$NAME: stopped"
 }
 
+# ------------------------------------------------- the daemon alone --
+# SIGTERM to containerd only: shims run in their own sessions and keep the
+# containers; the instance's dirs stay for daemon-start.
+cmd_daemon_stop() {
+    local pid
+    [ -f "$CONFIG" ] || die "$NAME: no instance (start it first)"
+    pid=$(daemon_pid || true)
+    if [ -z "$pid" ]; then
+        log "$NAME: daemon not running"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone 10 "$pid"; then
+        log "$NAME: containerd $pid ignored SIGTERM, killing"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone 5 "$pid" || die "$NAME: containerd $pid does not die"
+    fi
+    log "$NAME: daemon stopped (pid $pid); containers and shims left running"
+}
+
+# The same daemon again on the instance's config, root and state; no image
+# import (the root has it). Ready when the CRI server logged its start-up.
+cmd_daemon_start() {
+    local pid deadline before
+    check_binaries
+    [ -f "$CONFIG" ] || die "$NAME: no instance (use start)"
+    if pid=$(daemon_pid) && [ -n "$pid" ]; then
+        log "$NAME: daemon already running (pid $pid)"
+        echo "$SOCK"
+        return 0
+    fi
+    before=$(grep -c 'Start streaming server' "$LOGFILE" 2>/dev/null || true)
+    log "$NAME: starting the daemon again on $SOCK"
+    PATH=$RUN_PATH setsid "$CONTAINERD" --config "$CONFIG" \
+        </dev/null >>"$LOGFILE" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" > "$PIDFILE"
+    deadline=$((SECONDS + START_TIMEOUT))
+    until [ -S "$SOCK" ] && "$CTR" --address "$SOCK" --timeout 2s version >/dev/null 2>&1 &&
+            [ "$(grep -c 'Start streaming server' "$LOGFILE")" -gt "${before:-0}" ]; do
+        is_alive "$pid" || fail_start "containerd exited during start-up"
+        [ "$SECONDS" -lt "$deadline" ] || fail_start "not ready after ${START_TIMEOUT}s"
+        sleep 0.1
+    done
+    write_env "$pid"
+    log "$NAME: daemon ready again (pid $pid)"
+    echo "$SOCK"
+}
+
 cmd_stop_all() {
     local d names=() n
     for d in "$RUN_BASE"/*/ "$LIB_BASE"/*/; do
@@ -509,7 +565,7 @@ cmd_stop_all() {
 [ $# -ge 1 ] || usage
 CMD=$1; shift
 case "$CMD" in
-    start|stop)
+    start|stop|daemon-stop|daemon-start)
         [ $# -ge 1 ] || usage
         set_version "$1"; shift
         N=cd${VERSION//./}
@@ -522,7 +578,12 @@ case "$CMD" in
         done
         set_instance "$N"
         lock_instance
-        if [ "$CMD" = start ]; then cmd_start; else cmd_stop; fi
+        case "$CMD" in
+            start) cmd_start ;;
+            stop) cmd_stop ;;
+            daemon-stop) cmd_daemon_stop ;;
+            daemon-start) cmd_daemon_start ;;
+        esac
         ;;
     stop-all) [ $# -eq 0 ] || usage; cmd_stop_all ;;
     -h|--help|help) usage ;;

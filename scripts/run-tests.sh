@@ -23,7 +23,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 # Only this suite's instances: a benchmark or a demo may be running beside it.
-INSTANCES=(1.6:cd16 1.7:cd17 1.7:cdkill)
+INSTANCES=(1.6:cd16 1.7:cd17 1.7:cdkill 1.6:rr16 1.7:rr17)
 cleanup() {
     local v
     for v in "${INSTANCES[@]}"; do
@@ -47,6 +47,9 @@ cleanup
 start_runtime 1.6 cd16 KPLEG_TEST_CD16
 start_runtime 1.7 cd17 KPLEG_TEST_CD17
 start_runtime 1.7 cdkill KPLEG_TEST_CDKILL
+# Stopped and started again by runtime_restart_test.sh (the daemon alone).
+start_runtime 1.6 rr16 KPLEG_TEST_RR16
+start_runtime 1.7 rr17 KPLEG_TEST_RR17
 
 run() { # NAME CMD...
     local name=$1 t0 t1

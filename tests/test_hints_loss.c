@@ -18,6 +18,11 @@
  * ContainerConfirmed per container, none corrected, and no transition left
  * for a relist to find (missed_events).
  *
+ * The same with NCTRS_BURST (1,000) containers whose cgroups do not exist
+ * yet: each child makes its container's cgroup, moves into it and exits, all
+ * in one burst, so the CREATED records that carry the paths are lost as well
+ * and the re-posted exits are resolved by handle.
+ *
  * Second test: a container whose process exits while the runtime keeps saying
  * RUNNING is settled after hint_retry_max_ms: ContainerConfirmed, corrected,
  * the container RUNNING again in the cache.
@@ -68,6 +73,7 @@
 #endif
 
 #define NCTRS 300	  /* containers in the loss test: ~4x what a one-page ring holds */
+#define NCTRS_BURST 1000  /* ... and in the burst of new cgroups */
 #define RING_BYTES 4096	  /* one page: the smallest ring */
 #define WAIT_MS 15000	  /* far above what a healthy run needs */
 #define QUIET_MS 1000	  /* nothing more may come in this long at the end */
@@ -82,6 +88,7 @@ static int exit_code_of(unsigned i)
 
 struct child_arg {
 	const char *procs;    /* the container cgroup's cgroup.procs */
+	const char *mkdir;    /* the container cgroup, made by the child after go; NULL: it exists */
 	const cpu_set_t *cpu; /* pinned there and SCHED_FIFO; NULL: neither */
 	int ready_wr, go_rd, go_wr;
 	int code;
@@ -98,6 +105,7 @@ struct fx {
 	unsigned retry_ms; /* hint_retry_max_ms */
 	unsigned ring;	   /* hint_ring_bytes */
 	bool pin;	   /* tracker threads and the burst on one CPU */
+	bool burst_mkdir;  /* container cgroups made by the children in the burst */
 	cpu_set_t one;	   /* that CPU */
 	int cpu;
 
@@ -250,6 +258,12 @@ static void health(struct fx *fx, struct kpleg_health *h)
 	kpleg_tracker__health(fx->t, h);
 }
 
+/* Waits in the loss tests scale with the burst. */
+static unsigned wait_ms(const struct fx *fx)
+{
+	return fx->n > NCTRS ? 3 * WAIT_MS : WAIT_MS;
+}
+
 /* ---- cgroups ------------------------------------------------------------------- */
 
 static bool is_cgroup2(const char *path)
@@ -310,7 +324,9 @@ static void rm_shared(const char *dir)
  * test's address space (1-2 ms per process here, ~5 ms under ASan), so a
  * burst of exits is over in milliseconds. It moves itself into the cgroup of
  * a->procs, reports ready ('f': not pinned/SCHED_FIFO, 'E': not moved),
- * waits for the go pipe to close, then exits with a->code. */
+ * waits for the go pipe to close, then exits with a->code. With a->mkdir it
+ * reports ready first and, once released, makes the cgroup, moves into it
+ * and exits (250 when it cannot). */
 __attribute__((no_sanitize_address)) static int child_main(void *p)
 {
 	const struct child_arg *a = p;
@@ -323,6 +339,15 @@ __attribute__((no_sanitize_address)) static int child_main(void *p)
 	if (a->cpu && (syscall(SYS_sched_setaffinity, 0, sizeof(*a->cpu), a->cpu) ||
 		       syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, &sp)))
 		c = 'f';
+	if (a->mkdir) {
+		syscall(SYS_write, a->ready_wr, &c, 1);
+		syscall(SYS_read, a->go_rd, &c, 1);
+		fd = syscall(SYS_mkdirat, AT_FDCWD, a->mkdir, 0755) ? -1
+		     : syscall(SYS_openat, AT_FDCWD, a->procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || syscall(SYS_write, fd, "0", 1) != 1)
+			syscall(SYS_exit_group, 250);
+		syscall(SYS_exit_group, a->code);
+	}
 	fd = syscall(SYS_openat, AT_FDCWD, a->procs, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || syscall(SYS_write, fd, "0", 1) != 1) {
 		c = 'E';
@@ -361,6 +386,7 @@ static unsigned spawn(struct fx *fx, const unsigned *idx, unsigned n, bool fifo)
 		pid_t pid;
 
 		*a = (struct child_arg){ .procs = fx->procs[i],
+					 .mkdir = fx->burst_mkdir ? fx->cg[i] : NULL,
 					 .cpu = fifo && fx->pin ? &fx->one : NULL,
 					 .ready_wr = ready[1],
 					 .go_rd = fx->go[0],
@@ -453,6 +479,19 @@ static int setup_loss(void **state)
 	struct fx *fx = fx_alloc(NCTRS, 5000, RING_BYTES);
 
 	fx->pin = true;
+	*state = fx;
+	return 0;
+}
+
+/* 1,000 container cgroups made, entered and left in one burst: their
+ * CREATED records (with the paths) are lost too, so most exits come from the
+ * map walk with paths resolved by handle. */
+static int setup_burst(void **state)
+{
+	struct fx *fx = fx_alloc(NCTRS_BURST, 5000, RING_BYTES);
+
+	fx->pin = true;
+	fx->burst_mkdir = true;
 	*state = fx;
 	return 0;
 }
@@ -619,7 +658,10 @@ static void fx_up(struct fx *fx)
 	for (unsigned i = 0; i < fx->n; i++) {
 		assert_true(asprintf(&fx->cg[i], "%s/%s", fx->podcg, fx->ct[i]) > 0);
 		assert_true(asprintf(&fx->procs[i], "%s/cgroup.procs", fx->cg[i]) > 0);
-		mk(fx->cg[i], &fx->made_cg[i]);
+		if (fx->burst_mkdir)
+			fx->made_cg[i] = true; /* the child makes it; teardown removes it */
+		else
+			mk(fx->cg[i], &fx->made_cg[i]);
 	}
 	printf("    %u containers in fakecri and %s/kubepods/besteffort/pod%s/<id> "
 	       "in %" PRIu64 " ms\n", fx->n, fx->mount, fx->pod.uid, testenv_now_ms() - t0);
@@ -647,7 +689,7 @@ static void fx_up(struct fx *fx)
 	if (!strstr(h.bpf_state, fx->mount))
 		fail_msg("hints watch the wrong hierarchy: %s (want %s)", h.bpf_state, fx->mount);
 	assert_false(h.events_supported);
-	if (!wait_type(fx, KPLEG_EVENT_CONTAINER_STARTED, fx->n, WAIT_MS) ||
+	if (!wait_type(fx, KPLEG_EVENT_CONTAINER_STARTED, fx->n, wait_ms(fx)) ||
 	    !wait_type(fx, KPLEG_EVENT_SANDBOX_READY, 1, WAIT_MS)) {
 		dump(fx, 20);
 		fail_msg("first sync: %u ContainerStarted, want %u",
@@ -713,12 +755,12 @@ static void test_loss_reconciled(void **state)
 	       "tracker's threads; %u could not be)\n", fx->n, (double)(now_ns() - burst) / 1e6,
 	       fx->cpu, nofifo);
 
-	if (!wait_type(fx, KPLEG_EVENT_CONTAINER_DIED, fx->n, WAIT_MS)) {
+	if (!wait_type(fx, KPLEG_EVENT_CONTAINER_DIED, fx->n, wait_ms(fx))) {
 		health(fx, &h1);
 		dump(fx, 20);
-		fail_msg("%u ContainerDied of %u within %d ms after the burst (hints lost %" PRIu64
+		fail_msg("%u ContainerDied of %u within %u ms after the burst (hints lost %" PRIu64
 			 ", received %" PRIu64 ")", n_type(fx, KPLEG_EVENT_CONTAINER_DIED), fx->n,
-			 WAIT_MS, h1.hints_lost, h1.hints_received - h0.hints_received);
+			 wait_ms(fx), h1.hints_lost, h1.hints_received - h0.hints_received);
 	}
 	health(fx, &h1);
 	for (unsigned i = 0; i < fx->n; i++) {
@@ -751,10 +793,10 @@ static void test_loss_reconciled(void **state)
 	for (unsigned i = 0; i < fx->n; i++)
 		assert_int_equal(fakecri__container_exit(fx->f, fx->ct[i], exit_code_of(i), NULL),
 				 0);
-	if (!wait_type(fx, KPLEG_EVENT_CONTAINER_CONFIRMED, fx->n, WAIT_MS)) {
+	if (!wait_type(fx, KPLEG_EVENT_CONTAINER_CONFIRMED, fx->n, wait_ms(fx))) {
 		dump(fx, 20);
-		fail_msg("%u ContainerConfirmed of %u within %d ms",
-			 n_type(fx, KPLEG_EVENT_CONTAINER_CONFIRMED), fx->n, WAIT_MS);
+		fail_msg("%u ContainerConfirmed of %u within %u ms",
+			 n_type(fx, KPLEG_EVENT_CONTAINER_CONFIRMED), fx->n, wait_ms(fx));
 	}
 	usleep(QUIET_MS * 1000);
 
@@ -798,6 +840,10 @@ static void test_loss_reconciled(void **state)
 	/* No transition was left for a relist to find. */
 	assert_int_equal(h2.missed_events - h0.missed_events, 0);
 	assert_true(h2.healthy);
+	/* Reconciled by a relist: one ran after the loss, and the hinted
+	 * period is back in force. */
+	assert_true(h2.relists > h0.relists);
+	assert_int_equal(h2.relist_period_ms, 600000);
 	r = kpleg_tracker__get_pod(fx->t, fx->pod.uid, &fx->status);
 	assert_int_equal(r, 0);
 	p = fx->status;
@@ -933,6 +979,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_loss_reconciled, setup_loss, teardown),
+		cmocka_unit_test_setup_teardown(test_loss_reconciled, setup_burst, teardown),
 		cmocka_unit_test_setup_teardown(test_unconfirmed_settled, setup_settle, teardown),
 		cmocka_unit_test_setup_teardown(test_settled_exit_not_reposted, setup_repost, teardown),
 	};

@@ -16,6 +16,7 @@
 #include "util.h"
 
 #define WATCH_BATCH 64
+#define RESYNC_TRIES 8		   /* snapshots tried for one that no event raced */
 #define WATCH_POLL_MS 200	   /* how often an idle watcher checks its client */
 #define NO_DEADLINE_WAIT_MS 60000  /* GetPod's wait when the client set no deadline */
 
@@ -262,16 +263,30 @@ static int send_resync(struct rpc_call *c, struct daemon *d, const Kpleg__V1__Wa
 	struct kpleg_pod_status **src = NULL;
 	int n_src, r;
 
-	/* The seq first: the snapshot then reflects at least every event up to it. */
-	rs.seq = evlog_next_seq(d->log) - 1;
-	rs.observed_mono_ns = kpleg_now_mono_ns();
-	rs.reason = (char *)reason;
-	n_src = build_pods(d, match_watch, req, &src, &rs.pods, &rs.n_pods);
-	if (n_src < 0) {
-		rpc_call_fail(c, GRPC_STATUS_INTERNAL, "kpleg: cannot take a snapshot: %s",
-			      strerror(-n_src));
-		return -ECANCELED;
+	/* The engine appends events while it holds the cache's write lock, so a
+	 * snapshot taken with no event appended meanwhile is exactly the state
+	 * as of that seq: the events after it are news, none is in the snapshot
+	 * already. Under a stream of events, after a few tries, the snapshot
+	 * reflects at least every event up to the seq (an event after it may
+	 * repeat what the snapshot shows). */
+	for (int tries = 1;; tries++) {
+		uint64_t next = evlog_next_seq(d->log);
+
+		rs.seq = next - 1;
+		rs.observed_mono_ns = kpleg_now_mono_ns();
+		n_src = build_pods(d, match_watch, req, &src, &rs.pods, &rs.n_pods);
+		if (n_src < 0) {
+			rpc_call_fail(c, GRPC_STATUS_INTERNAL, "kpleg: cannot take a snapshot: %s",
+				      strerror(-n_src));
+			return -ECANCELED;
+		}
+		if (evlog_next_seq(d->log) == next || tries == RESYNC_TRIES)
+			break;
+		api_pods_free(rs.pods, rs.n_pods);
+		kpleg_pod_list__free(src, (size_t)n_src);
+		src = NULL;
 	}
+	rs.reason = (char *)reason;
 	resp.kind_case = KPLEG__V1__WATCH_RESPONSE__KIND_RESYNC;
 	resp.resync = &rs;
 	resp.epoch = d->epoch;

@@ -185,6 +185,15 @@ static void start_relist(struct kpleg_tracker *t)
 
 /* One line when relists start failing (the runtime is gone or broken), one
  * when they succeed again; each failure itself only at -v1. */
+/* After a failed relist the next comes at the fast period (as after a failed
+ * fetch), whatever the mode: the runtime may be back any moment. */
+static uint64_t relist_retry_ns(const struct kpleg_tracker *t)
+{
+	uint64_t fast = (uint64_t)t->cfg.relist_period_ms * NSEC_PER_MSEC;
+
+	return fast < tracker_period_ns(t) ? fast : tracker_period_ns(t);
+}
+
 static void relist_failed(struct kpleg_tracker *t, const struct msg *m)
 {
 	log_v(1, "\"Relist failed\" err=%d", m->err);
@@ -193,7 +202,7 @@ static void relist_failed(struct kpleg_tracker *t, const struct msg *m)
 		t->relist_failures_run = 0;
 		t->relist_failing_since_ns = m->ns;
 		log_warn("\"Relist failed; keeping the last known state, retrying every %u ms\" "
-			 "err=%d reason=\"%s\"", (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC),
+			 "err=%d reason=\"%s\"", (unsigned)(relist_retry_ns(t) / NSEC_PER_MSEC),
 			 m->err, strerror(-m->err));
 	}
 	t->relist_failures_run++;
@@ -202,8 +211,9 @@ static void relist_failed(struct kpleg_tracker *t, const struct msg *m)
 static void on_list_done(struct kpleg_tracker *t, struct msg *m)
 {
 	t->relist_inflight = false;
-	/* The next relist is a period after this one started, as the kubelet does. */
-	t->relist_due_ns = m->ns + tracker_period_ns(t);
+	/* The next relist is a period after this one started, as the kubelet
+	 * does; after a failure, sooner (relist_retry_ns). */
+	t->relist_due_ns = m->ns + (m->err ? relist_retry_ns(t) : tracker_period_ns(t));
 	/* Asked for after this one listed: it cannot answer that. */
 	if (t->relist_asked_ns > m->ns)
 		t->relist_due_ns = t->relist_asked_ns;
@@ -225,6 +235,10 @@ static void on_list_done(struct kpleg_tracker *t, struct msg *m)
 		log_info("\"Relist recovered\" failedRelists=%llu downFor=%llums",
 			 (unsigned long long)t->relist_failures_run,
 			 (unsigned long long)((m->ns - t->relist_failing_since_ns) / NSEC_PER_MSEC));
+		/* The runtime answers again (restarted): a broken stream need
+		 * not wait out its backoff. */
+		if (t->stream_supported && !t->stream_up)
+			event_source_retry_now(t);
 	}
 	relist_diff(t, m);
 }
@@ -357,10 +371,11 @@ static void on_stream_state(struct kpleg_tracker *t, struct msg *m)
 			 t->cfg.relist_period_evented_ms);
 	else if (m->stream == STREAM_DOWN && was_up)
 		log_warn("\"CRI event stream broke; relisting now and every %u ms until it "
-			 "is back\" err=%d", t->cfg.relist_period_ms, m->err);
+			 "is back\" err=%d", (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC),
+			 m->err);
 	else if (m->stream == STREAM_DOWN && !t->stream_down_logged)
 		log_warn("\"CRI event stream cannot be opened; relisting every %u ms until it "
-			 "is\" err=%d", t->cfg.relist_period_ms, m->err);
+			 "is\" err=%d", (unsigned)(tracker_period_ns(t) / NSEC_PER_MSEC), m->err);
 	/* One line per outage, not one per reconnection attempt. */
 	t->stream_down_logged = m->stream == STREAM_DOWN;
 	/* Anything may have happened while the stream was not there. */

@@ -33,15 +33,28 @@ static void post_state(struct kpleg_tracker *t, enum stream_state s, int err)
 	engine_post(t, m);
 }
 
-/* Sleeps @ms unless the tracker stops. */
-static void pause_ms(struct kpleg_tracker *t, unsigned ms)
+/* Sleeps @ms unless the tracker stops or the runtime is back; true then. */
+static bool pause_ms(struct kpleg_tracker *t, unsigned ms)
 {
 	uint64_t end = now_mono_ns() + (uint64_t)ms * NSEC_PER_MSEC;
 	struct timespec ts = { .tv_sec = end / NSEC_PER_SEC, .tv_nsec = end % NSEC_PER_SEC };
+	bool back;
 
 	pthread_mutex_lock(&t->ev_lock);
-	while (!t->stopping && pthread_cond_timedwait(&t->ev_cond, &t->ev_lock, &ts) != ETIMEDOUT)
+	while (!t->stopping && !t->ev_retry_now &&
+	       pthread_cond_timedwait(&t->ev_cond, &t->ev_lock, &ts) != ETIMEDOUT)
 		;
+	back = t->ev_retry_now;
+	t->ev_retry_now = false;
+	pthread_mutex_unlock(&t->ev_lock);
+	return back;
+}
+
+void event_source_retry_now(struct kpleg_tracker *t)
+{
+	pthread_mutex_lock(&t->ev_lock);
+	t->ev_retry_now = true;
+	pthread_cond_broadcast(&t->ev_cond);
 	pthread_mutex_unlock(&t->ev_lock);
 }
 
@@ -154,8 +167,11 @@ void *event_source_main(void *arg)
 		post_state(t, STREAM_DOWN, r);
 		if (up && now_mono_ns() - opened > STABLE_MS * NSEC_PER_MSEC)
 			backoff = BACKOFF_MIN_MS;
-		pause_ms(t, backoff);
-		backoff = backoff * 2 > cap ? cap : backoff * 2;
+		/* A restarted runtime: reopen at once, back off from the start. */
+		if (pause_ms(t, backoff))
+			backoff = BACKOFF_MIN_MS;
+		else
+			backoff = backoff * 2 > cap ? cap : backoff * 2;
 	}
 	return NULL;
 }

@@ -220,6 +220,7 @@ struct kpleg_tracker {
 	/* event source's wait (interruptible sleep) */
 	pthread_mutex_t ev_lock;
 	pthread_cond_t ev_cond;
+	bool ev_retry_now;		/* the runtime answers again: end the backoff */
 	struct cri_event_stream *stream;
 
 	/* faults (engine_faults.c) */
@@ -303,6 +304,9 @@ void workers_submit(struct kpleg_tracker *t, struct job *j);
 
 /* event_source.c */
 void *event_source_main(void *arg);
+/* The runtime answers again (a relist succeeded after failures): reopen a
+ * broken stream now instead of waiting out the backoff. */
+void event_source_retry_now(struct kpleg_tracker *t);
 
 /* subscription.c */
 void subs_deliver(struct kpleg_tracker *t, const struct kpleg_event *ev);
