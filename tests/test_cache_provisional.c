@@ -191,6 +191,41 @@ static void test_overruled(void **state)
 }
 
 /* Removed before the runtime's word came: Removed, no second Died. */
+/* containerd restarted after the container's processes died while it was
+ * down reports 255 "Unknown" (status lost): the kernel's exit stands, as a
+ * confirmation, and later reports of the lost status change nothing. Without
+ * a kernel exit, 255 "Unknown" is the runtime's word like any other. */
+static void test_runtime_lost_status(void **state)
+{
+	struct rec r = { 0 };
+	struct cache *c = running(&r);
+	struct cache_stats st;
+
+	kernel_exit(c, &r, 137, false);
+	runtime_says(c, &r, 30, KPLEG_CONTAINER_EXITED, 255, "Unknown");
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.ev[1].type, KPLEG_EVENT_CONTAINER_CONFIRMED);
+	assert_false(r.ev[1].corrected);
+	assert_int_equal(r.ev[1].exit_code, 137);
+	assert_string_equal(r.ev[1].reason, "Error");
+	assert_int_equal(cache_container(c, CT)->exit_code, 137);
+	runtime_says(c, &r, 40, KPLEG_CONTAINER_EXITED, 255, "Unknown");
+	assert_int_equal(r.n, 2);
+	assert_int_equal(cache_container(c, CT)->exit_code, 137);
+	cache_stats(c, &st);
+	assert_int_equal(st.confirmed, 1);
+	assert_int_equal(st.corrected, 0);
+	cache__free(c);
+
+	r.n = 0;
+	c = running(&r);
+	runtime_says(c, &r, 30, KPLEG_CONTAINER_EXITED, 255, "Unknown");
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.ev[0].type, KPLEG_EVENT_CONTAINER_DIED);
+	assert_int_equal(r.ev[0].exit_code, 255);
+	cache__free(c);
+}
+
 static void test_removed_while_provisional(void **state)
 {
 	struct rec r = { 0 };
@@ -216,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_corrected_code),
 		cmocka_unit_test(test_oom_agreement),
 		cmocka_unit_test(test_overruled),
+		cmocka_unit_test(test_runtime_lost_status),
 		cmocka_unit_test(test_removed_while_provisional),
 	};
 

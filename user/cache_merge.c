@@ -161,13 +161,38 @@ static int replace_ctr(struct merge *m, struct cache_ctr *old, struct cache_ctr 
 	return 0;
 }
 
+/* containerd's word for "exited, status lost" (CRI's unknownExitCode and
+ * unknownExitReason): what it reports after a restart for a container whose
+ * processes died while it was down, once it has cleaned their shim up. */
+static bool exit_status_lost(const struct snap_container *sc)
+{
+	return sc->state == KPLEG_CONTAINER_EXITED && sc->exit_code == 255 && sc->reason &&
+	       !strcmp(sc->reason, "Unknown");
+}
+
+/* The runtime lost the status of an exit the kernel saw: keep the kernel's
+ * exit code and reason in @tmp (a copy of @sc) and return it, else @sc. */
+static const struct snap_container *keep_kernel_exit(const struct cache_ctr *old,
+						     const struct snap_container *sc,
+						     struct snap_container *tmp)
+{
+	if (!old || !old->kernel_ns || old->attempt != sc->attempt || !exit_status_lost(sc) ||
+	    (old->state != KPLEG_CONTAINER_EXITED))
+		return sc;
+	*tmp = *sc;
+	tmp->exit_code = old->kernel_exit_code;
+	tmp->reason = (char *)old->reason; /* read only */
+	return tmp;
+}
+
 /* The runtime's report on a container whose exit the kernel announced:
  * confirm it (same exit code, and OOMKilled exactly when the kernel saw an
  * OOM kill) or correct it. A runtime that still says the container runs is
  * only lagging, until the hint's retries run out (then s->overrule). */
 static int confirm_ctr(struct merge *m, struct cache_ctr *old, const struct snap_container *sc)
 {
-	bool oom = sc->reason && !strcmp(sc->reason, "OOMKilled");
+	struct snap_container tmp;
+	bool oom;
 	/* The runtime's word came through a status fetch (most often one a
 	 * hint asked for) or a CRI event: the event names that channel. */
 	struct kpleg_event_extra x = {
@@ -180,6 +205,8 @@ static int confirm_ctr(struct merge *m, struct cache_ctr *old, const struct snap
 
 	if (sc->state != KPLEG_CONTAINER_EXITED && !m->s->overrule)
 		return 0;
+	sc = keep_kernel_exit(old, sc, &tmp);
+	oom = sc->reason && !strcmp(sc->reason, "OOMKilled");
 	ct = new_ctr(sc, old);
 	if (!ct)
 		return -ENOMEM;
@@ -199,6 +226,7 @@ static int confirm_ctr(struct merge *m, struct cache_ctr *old, const struct snap
 
 static int merge_ctr(struct merge *m, const struct snap_container *sc)
 {
+	struct snap_container tmp;
 	struct cache_ctr *old, *ct;
 	int old_state;
 
@@ -207,6 +235,8 @@ static int merge_ctr(struct merge *m, const struct snap_container *sc)
 	old = cache_container(m->c, sc->id);
 	if (old && old->provisional && !sc->provisional && old->pod == m->pod)
 		return confirm_ctr(m, old, sc);
+	/* Later reports of a lost status are not news about a confirmed exit. */
+	sc = keep_kernel_exit(old, sc, &tmp);
 	/* The runtime knew first, or a second kernel report: nothing new. */
 	if (old && sc->provisional && ctr_rank(old->state) >= ctr_rank(sc->state))
 		return 0;
