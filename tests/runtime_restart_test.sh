@@ -156,14 +156,15 @@ run_case() { # LABEL VERSION ENDPOINT EVENTS(yes|no)
     echo "    $died"
     echo "    $conf"
     check "$label: the runtime reports victim exited" test "$st" = exited
+    conf_is() { jq -e "$@" <<<"$conf" >/dev/null; }
     if [[ $code == 255 && $reason == Unknown ]]; then
         check "$label: the runtime lost the exit status (255 Unknown): ContainerConfirmed keeps the kernel's 137" \
-            jq -e --argjson d "$died" '.exit_code == 137 and .reason == $d.reason and
-                .kernel_exit_code == 137 and .corrected == false' <<<"$conf" >/dev/null
+            conf_is --argjson d "$died" '.exit_code == 137 and .reason == $d.reason and
+                .kernel_exit_code == 137 and .corrected == false'
     else
         check "$label: ContainerConfirmed carries the runtime's exit code ($code) and the kernel's (137)" \
-            jq -e --argjson c "$code" --arg r "$reason" '.exit_code == $c and .reason == $r and
-                .kernel_exit_code == 137 and .corrected == ($c != 137)' <<<"$conf" >/dev/null
+            conf_is --argjson c "$code" --arg r "$reason" '.exit_code == $c and .reason == $r and
+                .kernel_exit_code == 137 and .corrected == ($c != 137)'
     fi
     if [[ $ver == 1.6 ]]; then
         check "$label: containerd 1.6 kept exit code 137 (confirmed, not corrected)" test "$code" = 137
