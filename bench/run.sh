@@ -506,7 +506,7 @@ if on latency; then
         log "warning: gnuplot not installed (scripts/install-deps.sh installs gnuplot-nox): no $SVG"
     elif [ -n "$PLOT" ]; then
         cat >"$WORK/latency.gp" <<GP
-set terminal svg size 960,540 dynamic font "sans,13" background "white"
+set terminal svg size 960,540 dynamic noenhanced font "sans,13" background "white"
 set output '$WORK/latency.svg'
 set title "kill -> first ContainerDied delivered, N=$N exits per mode and round ($DATE)"
 set xlabel "ms after SIGKILL (log scale)"
