@@ -33,6 +33,8 @@ int cli_runtime_endpoint(const char *flag, char *out, size_t out_size);
 
 /* Parses a positive integer option; prints a clear error and returns -EINVAL. */
 int cli_parse_uint(const char *opt, const char *val, unsigned long max, unsigned long *ret);
+/* -v N (0-10): sets the log verbosity; prints a clear error and returns -EINVAL. */
+int cli_parse_verbosity(const char *val);
 
 /* Calls CRI Version on @target within @timeout_ms: 0 if it answers, else
  * EXIT_FAIL after printing one clear line prefixed "kpleg @cmd:". */

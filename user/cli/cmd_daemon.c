@@ -115,8 +115,6 @@ static int parse_metrics_address(const char *arg, struct daemon_opts *o)
 
 static int parse_opt(int opt, const char *arg, struct daemon_opts *o)
 {
-	unsigned long v = 0;
-
 	switch (opt) {
 	case 'r': o->endpoint = arg; return 0;
 	case 's': o->socket = arg; return 0;
@@ -136,11 +134,7 @@ static int parse_opt(int opt, const char *arg, struct daemon_opts *o)
 	case 'R': return cli_parse_uint("--replay-buffer", arg, MAX_REPLAY, &o->replay);
 	case 'M': return parse_metrics_address(arg, o);
 	case 'H': return cli_parse_uint("--health-threshold", arg, MAX_PERIOD_MS, &o->health_ms);
-	case 'v':
-		if (strcmp(arg, "0") && cli_parse_uint("-v", arg, 10, &v) < 0)
-			return -EINVAL;
-		log_set_verbosity((int)v);
-		return 0;
+	case 'v': return cli_parse_verbosity(arg);
 	default: return -EINVAL;
 	}
 }

@@ -95,18 +95,13 @@ static void trace_usage(FILE *out)
 static int apply_opt(int opt, const char *arg, void *ctx)
 {
 	struct trace_opts *o = ctx;
-	unsigned long v = 0;
 
 	switch (opt) {
 	case 'o': o->output = arg; return 0;
 	case 'd': return cli_parse_uint("--duration", arg, MAX_DURATION_S, &o->duration_s);
 	case 'r': o->endpoint = arg; return 0;
 	case 'C': return cli_parse_controller("trace", arg, &o->controller);
-	case 'v':
-		if (strcmp(arg, "0") && cli_parse_uint("-v", arg, 10, &v) < 0)
-			return -EINVAL;
-		log_set_verbosity((int)v);
-		return 0;
+	case 'v': return cli_parse_verbosity(arg);
 	default: return -EINVAL;
 	}
 }

@@ -84,16 +84,6 @@ static void watch_usage(FILE *out)
 		d.relist_period_ms, d.health_threshold_ms);
 }
 
-static int parse_verbosity(const char *val)
-{
-	unsigned long v = 0;
-
-	if (strcmp(val, "0") && cli_parse_uint("-v", val, 10, &v) < 0)
-		return -EINVAL;
-	log_set_verbosity((int)v);
-	return 0;
-}
-
 static int parse_output(const char *val, bool *json)
 {
 	if (strcmp(val, "json") && strcmp(val, "text")) {
@@ -122,7 +112,7 @@ static int parse_opt(int opt, const char *arg, struct watch_opts *o)
 	case 'o': return parse_output(arg, &o->json);
 	case 'p': return cli_parse_uint("--relist-period", arg, MAX_PERIOD_MS, &o->relist_ms);
 	case 't': return cli_parse_uint("--health-threshold", arg, MAX_PERIOD_MS, &o->health_ms);
-	case 'v': return parse_verbosity(arg);
+	case 'v': return cli_parse_verbosity(arg);
 	case 'B': o->no_bpf = true; return 0;
 	case 'C': return cli_parse_controller("watch", arg, &o->controller);
 	default: return -EINVAL;

@@ -71,6 +71,16 @@ int cli_parse_uint(const char *opt, const char *val, unsigned long max, unsigned
 	return 0;
 }
 
+int cli_parse_verbosity(const char *val)
+{
+	unsigned long v = 0;
+
+	if (strcmp(val, "0") && cli_parse_uint("-v", val, 10, &v) < 0)
+		return -EINVAL;
+	log_set_verbosity((int)v);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
